@@ -1,0 +1,116 @@
+import Foundation
+
+/// The settings the core itself reads: everything outside the modules' own sections.
+///
+/// Keys and defaults are those of CONTRACT §8; `etc/gatehouse.yaml` documents each one.
+public struct CoreSettings: Sendable, Equatable {
+    public struct Server: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var secureCookies: Bool
+        /// Addresses (or CIDR ranges) whose `X-Forwarded-For` and country headers are believed.
+        public var trustedProxies: [IPRange]
+    }
+
+    public struct Database: Sendable, Equatable {
+        public var path: String
+        /// How long a writer waits for the lock before giving up, in seconds.
+        public var busyTimeout: Int
+    }
+
+    public struct PasswordHashing: Sendable, Equatable {
+        public var argon2: Argon2Parameters
+        /// Hashes computed at once; more wait their turn.
+        public var threads: Int
+    }
+
+    public var server: Server
+    public var database: Database
+    /// Module ids to load, in order (policies run in this order).
+    public var modules: [String]
+    public var sessions: SessionSettings
+    public var passwordHashing: PasswordHashing
+    public var plans: [PortalType: PlanLimits]
+    public var adultAges: AdultAges
+    public var logLevel: String
+
+    /// Reads and validates the core's keys from the root of the config.
+    public static func read(_ root: ConfigSection, defaultModules: [String]) throws -> CoreSettings {
+        let server = root.section("server")
+        let port = try server.int("port", default: 8080, in: 0...65535)
+        let proxies = try server.stringList("trustedProxies", default: []).map { text in
+            guard let range = IPRange(text) else {
+                throw server.issue("trustedProxies", "\"\(text)\" is not an IP address or CIDR range")
+            }
+            return range
+        }
+        let serverSettings = Server(
+            host: try server.string("host", default: "0.0.0.0"),
+            port: port,
+            secureCookies: try server.bool("secureCookies", default: false),
+            trustedProxies: proxies
+        )
+
+        let database = root.section("database")
+        let path = try database.string("path", default: "./data/gatehouse.sqlite")
+        guard !path.isEmpty else { throw database.issue("path", "must not be empty") }
+        let databaseSettings = Database(
+            path: path,
+            busyTimeout: try database.int("busyTimeout", default: 5, in: 0...600)
+        )
+
+        let modules = try root.stringList("modules", default: defaultModules)
+        var seen: Set<String> = []
+        for id in modules where !seen.insert(id).inserted {
+            throw root.issue("modules", "\"\(id)\" is listed twice")
+        }
+
+        let sessions = root.section("sessions")
+        let sessionSettings = SessionSettings(
+            lifetime: TimeInterval(try sessions.int("lifetime", default: 7 * 24 * 3600, in: 60...(365 * 24 * 3600))),
+            maxPerUser: try sessions.int("maxPerUser", default: 20, in: 1...1000)
+        )
+
+        let hashing = root.section("passwordHashing")
+        let argon2 = Argon2Parameters(
+            memoryKiB: try hashing.int("memory", default: Argon2Parameters.default.memoryKiB, in: 19 * 1024...4 * 1024 * 1024),
+            iterations: try hashing.int("iterations", default: Argon2Parameters.default.iterations, in: 2...100),
+            parallelism: try hashing.int("parallelism", default: Argon2Parameters.default.parallelism, in: 1...64)
+        )
+        let hashingSettings = PasswordHashing(
+            argon2: argon2,
+            threads: try hashing.int("threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount), in: 1...256)
+        )
+
+        var plans: [PortalType: PlanLimits] = [:]
+        for type in PortalType.allCases {
+            plans[type] = try PlanLimits.read(root.section("plans.\(type.rawValue)"), defaults: PlanLimits.defaults[type]!)
+        }
+
+        let logLevel = try root.section("log").choice("level", default: LogLevel.info).rawValue
+
+        return CoreSettings(
+            server: serverSettings,
+            database: databaseSettings,
+            modules: modules,
+            sessions: sessionSettings,
+            passwordHashing: hashingSettings,
+            plans: plans,
+            adultAges: try AdultAges.read(root.section("policies.age")),
+            logLevel: logLevel
+        )
+    }
+
+    enum LogLevel: String, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+    }
+
+    /// The settings that take a restart to change; a reload that changes them is refused.
+    public var restartOnly: [(String, String)] {
+        [
+            ("server.host", server.host), ("server.port", String(server.port)),
+            ("database.path", database.path),
+            ("passwordHashing", "\(passwordHashing)"),
+        ]
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Everything that a config load produced: the core's settings and the module instances, in
+/// the order the config lists them. Swapped whole on reload.
+public struct Runtime: Sendable {
+    public let settings: CoreSettings
+    public let modules: [any GatehouseModule]
+
+    public init(settings: CoreSettings, modules: [any GatehouseModule]) {
+        self.settings = settings
+        self.modules = modules
+    }
+
+    public var policies: [any PolicyModule] { modules.compactMap { $0 as? any PolicyModule } }
+
+    public func module<M: GatehouseModule>(_ type: M.Type) -> M? {
+        modules.lazy.compactMap { $0 as? M }.first
+    }
+}
+
+/// The core: the store, the services that hold every rule, and the runtime now in force.
+/// Modules get this object and nothing else.
+public final class Core: Sendable {
+    public let store: any GatehouseStore
+    public let passwords: PasswordHasher
+    public let logger: Logger
+    private let current: Mutex<Runtime>
+
+    public init(store: any GatehouseStore, runtime: Runtime, logger: Logger) {
+        self.store = store
+        self.logger = logger
+        self.current = Mutex(runtime)
+        self.passwords = PasswordHasher(
+            parameters: runtime.settings.passwordHashing.argon2,
+            threads: runtime.settings.passwordHashing.threads
+        )
+    }
+
+    /// The runtime built from the config now in force.
+    public var runtime: Runtime { current.withLock { $0 } }
+
+    /// Installs a runtime built from a newly validated config.
+    public func install(_ runtime: Runtime) { current.withLock { $0 = runtime } }
+
+    public var settings: CoreSettings { runtime.settings }
+
+    /// The current instance of a loaded module. Route handlers call this for their settings.
+    public func module<M: GatehouseModule>(_ type: M.Type) -> M? { runtime.module(type) }
+
+    public var sessions: Sessions {
+        Sessions(store: store, settings: { [weak self] in self?.settings.sessions ?? .default })
+    }
+
+    public var accounts: Accounts { Accounts(core: self) }
+
+    /// Asks every loaded policy, in config order; throws the first refusal.
+    public func checkPolicies(_ input: PolicyInput) async throws {
+        for policy in runtime.policies {
+            if case .deny(let error) = await policy.decide(input) { throw error }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Hummingbird
+
+/// What a module is: its id's first component (`routes.eclipanel` is a route module).
+public enum ModuleKind: String, Sendable {
+    case routes
+    case policy
+    case mail
+}
+
+/// A loadable piece of Gatehouse, named by a namespaced id and listed in the host's registry.
+///
+/// A module instance is built from a validated config: once at start and again on every reload,
+/// so an instance is an immutable value and a reload swaps instances whole. Reading the config
+/// in `init` is also its validation: throw the `ConfigIssue` of the section's `issue(_:_:)`.
+public protocol GatehouseModule: Sendable {
+    /// Namespaced id: `routes.*`, `policy.*` or `mail.*`.
+    static var id: String { get }
+    /// Reads this module's settings from the root of the config and validates them.
+    init(config: ConfigSection) throws
+}
+
+extension GatehouseModule {
+    public static var kind: ModuleKind? {
+        id.split(separator: ".").first.flatMap { ModuleKind(rawValue: String($0)) }
+    }
+}
+
+/// A whole API surface.
+///
+/// `mount` runs once at start. Handlers reach the module's current instance (the one built
+/// from the config in force) through `core.module(Self.self)`, and every rule through the core's
+/// services: a route module translates HTTP to service calls and back, and holds no rule.
+public protocol RouteModule: GatehouseModule {
+    static func mount(on router: RouterGroup<GatehouseContext>, core: Core)
+}
+
+/// The points at which the core asks the policy chain.
+public enum DecisionPoint: String, Sendable, CaseIterable {
+    case register
+    case login
+    case passwordSet
+    case request
+}
+
+/// What a policy gets to decide on. Fields that a decision point does not have are nil.
+public struct PolicyInput: Sendable {
+    public var point: DecisionPoint
+    /// The client's address (after trusted-proxy handling).
+    public var clientIP: String?
+    public var principal: Principal?
+    public var email: String?
+    public var password: String?
+    public var dateOfBirth: String?
+    public var billingCountry: String?
+
+    public init(
+        point: DecisionPoint,
+        clientIP: String? = nil,
+        principal: Principal? = nil,
+        email: String? = nil,
+        password: String? = nil,
+        dateOfBirth: String? = nil,
+        billingCountry: String? = nil
+    ) {
+        self.point = point
+        self.clientIP = clientIP
+        self.principal = principal
+        self.email = email
+        self.password = password
+        self.dateOfBirth = dateOfBirth
+        self.billingCountry = billingCountry
+    }
+}
+
+public enum PolicyDecision: Sendable, Equatable {
+    case allow
+    /// Refuse, with the error the client gets (status and message).
+    case deny(GatehouseError)
+}
+
+/// A rule consulted at the decision points, in the order the config lists the policies.
+public protocol PolicyModule: GatehouseModule {
+    func decide(_ input: PolicyInput) async -> PolicyDecision
+}

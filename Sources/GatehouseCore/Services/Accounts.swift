@@ -1,0 +1,86 @@
+import Foundation
+
+/// What it takes to create an account.
+public struct NewUser: Sendable {
+    public var email: String
+    public var password: String
+    public var firstName: String
+    public var lastName: String
+    public var role: Role
+    public var emailVerified: Bool
+
+    public init(
+        email: String,
+        password: String,
+        firstName: String,
+        lastName: String,
+        role: Role = .user,
+        emailVerified: Bool = false
+    ) {
+        self.email = email
+        self.password = password
+        self.firstName = firstName
+        self.lastName = lastName
+        self.role = role
+        self.emailVerified = emailVerified
+    }
+}
+
+/// Accounts: creation, sign-in and lookup. Both surfaces call these, so both obey one set of rules.
+public struct Accounts: Sendable {
+    let core: Core
+
+    public static let invalidCredentials = GatehouseError(.unauthorized, "Invalid email or password")
+    public static let emailTaken = GatehouseError(.conflict, "Email already registered")
+
+    /// Validates and stores a new account; the password goes through the password-set policies.
+    public func create(_ new: NewUser, clientIP: String? = nil) async throws -> User {
+        let email = Validate.normalizedEmail(new.email)
+        var issues: [FieldIssue] = []
+        if !Validate.isEmail(email) { issues.append(FieldIssue(field: "email", message: "must be a valid email address")) }
+        if let issue = Validate.name(new.firstName, field: "firstName") { issues.append(issue) }
+        if let issue = Validate.name(new.lastName, field: "lastName") { issues.append(issue) }
+        if new.password.isEmpty { issues.append(FieldIssue(field: "password", message: "must not be empty")) }
+        if new.password.utf8.count > 1024 {
+            issues.append(FieldIssue(field: "password", message: "must be at most 1024 bytes"))
+        }
+        guard issues.isEmpty else { throw GatehouseError.validation(issues) }
+        try await core.checkPolicies(
+            PolicyInput(point: .passwordSet, clientIP: clientIP, email: email, password: new.password)
+        )
+
+        let user = User(
+            email: email,
+            passwordHash: try await core.passwords.hash(new.password),
+            firstName: new.firstName.trimmingCharacters(in: .whitespacesAndNewlines),
+            lastName: new.lastName.trimmingCharacters(in: .whitespacesAndNewlines),
+            role: new.role,
+            emailVerified: new.emailVerified
+        )
+        do {
+            try await core.store.insertUser(user)
+        } catch StoreError.duplicate(field: "email") {
+            throw Self.emailTaken
+        }
+        return user
+    }
+
+    /// The account for an email and password. Unknown emails cost the same time as wrong
+    /// passwords and get the same answer; a suspended account is refused after the password check.
+    public func authenticate(email: String, password: String) async throws -> User {
+        let email = Validate.normalizedEmail(email)
+        guard let user = try await core.store.user(email: email) else {
+            await core.passwords.verifyDummy(password)
+            throw Self.invalidCredentials
+        }
+        guard await core.passwords.verify(password, against: user.passwordHash) else {
+            throw Self.invalidCredentials
+        }
+        if user.suspended { throw GatehouseError.suspended }
+        return user
+    }
+
+    public func user(id: String) async throws -> User? {
+        try await core.store.user(id: id)
+    }
+}

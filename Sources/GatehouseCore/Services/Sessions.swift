@@ -1,0 +1,88 @@
+import Foundation
+
+/// Session lifetime rules (CONTRACT §3).
+public struct SessionSettings: Sendable, Equatable {
+    /// Sliding lifetime: a session expires this long after it was last used.
+    public var lifetime: TimeInterval
+    /// Sessions a user may hold; the oldest go first.
+    public var maxPerUser: Int
+    /// Last-use writes are coalesced: a session is touched at most this often.
+    public var touchInterval: TimeInterval
+
+    public static let `default` = SessionSettings(lifetime: 7 * 24 * 3600, maxPerUser: 20, touchInterval: 60)
+
+    public init(lifetime: TimeInterval, maxPerUser: Int, touchInterval: TimeInterval = 60) {
+        self.lifetime = lifetime
+        self.maxPerUser = maxPerUser
+        self.touchInterval = touchInterval
+    }
+}
+
+/// Creates, resolves and ends login sessions.
+public struct Sessions: Sendable {
+    let store: any SessionStore
+    let settings: @Sendable () -> SessionSettings
+    let now: @Sendable () -> Date
+
+    public init(
+        store: any SessionStore,
+        settings: @escaping @Sendable () -> SessionSettings,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.settings = settings
+        self.now = now
+    }
+
+    /// Starts a session for `user`; returns the token (shown to the client once) and the session.
+    public func create(for user: User, ip: String?, userAgent: String?) async throws -> (token: String, session: Session) {
+        let settings = self.settings()
+        let now = self.now()
+        let token = Secrets.sessionToken()
+        let session = Session(
+            userId: user.id,
+            tokenHash: Secrets.sha256Hex(token),
+            createdAt: now,
+            lastSeenAt: now,
+            expiresAt: now.addingTimeInterval(settings.lifetime),
+            ip: ip,
+            userAgent: userAgent.map { String($0.prefix(512)) }
+        )
+        try await store.insertSession(session, keepAtMost: settings.maxPerUser)
+        return (token, session)
+    }
+
+    /// The live session for a token and its user, sliding its expiry; nil when unknown or expired.
+    public func resolve(token: String) async throws -> (Session, User)? {
+        guard !token.isEmpty, token.utf8.count <= 256 else { return nil }
+        let now = self.now()
+        guard var (session, user) = try await store.session(tokenHash: Secrets.sha256Hex(token), now: now) else {
+            return nil
+        }
+        let settings = self.settings()
+        if now.timeIntervalSince(session.lastSeenAt) >= settings.touchInterval {
+            session.lastSeenAt = now
+            session.expiresAt = now.addingTimeInterval(settings.lifetime)
+            try await store.touchSession(id: session.id, lastSeenAt: session.lastSeenAt, expiresAt: session.expiresAt)
+        }
+        return (session, user)
+    }
+
+    public func list(userId: String) async throws -> [Session] {
+        try await store.sessions(userId: userId, now: now())
+    }
+
+    /// Ends one of the user's sessions; false when it was not theirs or not there.
+    @discardableResult public func revoke(sessionId: String, userId: String) async throws -> Bool {
+        try await store.deleteSession(id: sessionId, userId: userId)
+    }
+
+    /// Ends every session of the user, or every one but `keeping`.
+    @discardableResult public func revokeAll(userId: String, keeping: String? = nil) async throws -> Int {
+        try await store.deleteSessions(userId: userId, keeping: keeping)
+    }
+
+    @discardableResult public func purgeExpired() async throws -> Int {
+        try await store.deleteExpiredSessions(now: now())
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+
+/// Field checks shared by every surface, so each says the same thing about the same mistake.
+public enum Validate {
+    /// A plausible address: one `@`, a non-empty local part of at most 64 bytes, a dotted domain
+    /// of letters, digits and hyphens, no spaces or control characters, at most 254 bytes.
+    public static func isEmail(_ email: String) -> Bool {
+        guard email.utf8.count <= 254 else { return false }
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return false }
+        let local = parts[0]
+        let domain = parts[1]
+        guard !local.isEmpty, local.utf8.count <= 64, !local.hasPrefix("."), !local.hasSuffix("."),
+            !local.contains("..")
+        else { return false }
+        let localAllowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "!#$%&'*+/=?^_`{|}~.-"))
+        guard local.unicodeScalars.allSatisfy({ $0.isASCII && localAllowed.contains($0) }) else { return false }
+        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2 else { return false }
+        for label in labels {
+            guard !label.isEmpty, label.utf8.count <= 63, !label.hasPrefix("-"), !label.hasSuffix("-") else {
+                return false
+            }
+            guard label.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-") })
+            else { return false }
+        }
+        return labels.last!.allSatisfy(\.isLetter)
+    }
+
+    /// Lower-cased and trimmed: the form in which emails are stored and compared.
+    public static func normalizedEmail(_ email: String) -> String {
+        email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    }
+
+    /// A name of 1 to `max` characters, no control characters; returns the issue, if any.
+    public static func name(_ value: String, field: String, max: Int = 100) -> FieldIssue? {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty { return FieldIssue(field: field, message: "must not be empty") }
+        if trimmed.count > max { return FieldIssue(field: field, message: "must be at most \(max) characters") }
+        if trimmed.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) {
+            return FieldIssue(field: field, message: "must not contain control characters")
+        }
+        return nil
+    }
+
+    /// A `YYYY-MM-DD` date that exists in the calendar; returns its components.
+    public static func calendarDate(_ text: String) -> DateComponents? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard text.utf8.count == 10, parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+            (1...12).contains(month), day >= 1
+        else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        guard let first = calendar.date(from: DateComponents(year: year, month: month, day: 1)),
+            let days = calendar.range(of: .day, in: .month, for: first), days.contains(day)
+        else { return nil }
+        return DateComponents(year: year, month: month, day: day)
+    }
+
+    /// Whole years from a `YYYY-MM-DD` birth date to `now` (UTC); nil for a malformed date.
+    public static func age(dateOfBirth: String, now: Date = Date()) -> Int? {
+        guard let birth = calendarDate(dateOfBirth) else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let today = calendar.dateComponents([.year, .month, .day], from: now)
+        var years = today.year! - birth.year!
+        if (today.month!, today.day!) < (birth.month!, birth.day!) { years -= 1 }
+        return years
+    }
+}

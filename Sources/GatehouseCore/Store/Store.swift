@@ -1,0 +1,47 @@
+import Foundation
+
+/// What went wrong in the store in a way a service must handle.
+public enum StoreError: Error, Equatable, Sendable {
+    /// A unique constraint refused the write; `field` names the column.
+    case duplicate(field: String)
+    /// The row to change does not exist.
+    case notFound
+}
+
+/// Users, as the core services reach them. Implemented by GatehouseStore (SQLite).
+public protocol UserStore: Sendable {
+    /// Inserts a user; throws `StoreError.duplicate(field: "email")` for a taken email.
+    func insertUser(_ user: User) async throws
+    func user(id: String) async throws -> User?
+    /// Looks up by email, case-insensitively.
+    func user(email: String) async throws -> User?
+    func userCount() async throws -> Int
+}
+
+/// Login sessions, looked up by the SHA-256 of their token.
+public protocol SessionStore: Sendable {
+    /// Inserts a session and, in the same transaction, deletes the user's oldest sessions beyond
+    /// `keepAtMost`.
+    func insertSession(_ session: Session, keepAtMost: Int) async throws
+    /// The unexpired session with this token hash, and its user.
+    func session(tokenHash: String, now: Date) async throws -> (Session, User)?
+    /// Slides a session's expiry.
+    func touchSession(id: String, lastSeenAt: Date, expiresAt: Date) async throws
+    func sessions(userId: String, now: Date) async throws -> [Session]
+    /// Deletes one session of a user; false when there was none.
+    @discardableResult func deleteSession(id: String, userId: String) async throws -> Bool
+    /// Deletes every session of a user except `keeping`; returns how many went.
+    @discardableResult func deleteSessions(userId: String, keeping: String?) async throws -> Int
+    /// Deletes expired sessions; returns how many went.
+    @discardableResult func deleteExpiredSessions(now: Date) async throws -> Int
+}
+
+/// The whole store: every protocol above, plus health and schema.
+public protocol GatehouseStore: UserStore, SessionStore {
+    /// Brings the schema up to date.
+    func migrate() async throws
+    /// Names of the migrations applied so far, in order.
+    func appliedMigrations() async throws -> [String]
+    /// Throws unless the database answers a query.
+    func ping() async throws
+}

@@ -1,0 +1,59 @@
+import Foundation
+import GatehouseCore
+import HTTPTypes
+import Hummingbird
+
+/// Turns a credential into `context.principal`, trying in order (CONTRACT §1): the session
+/// cookie, `Authorization: Bearer`, `X-API-Key`. A request without a valid credential goes on
+/// without a principal; routes that need one answer 401 through `requirePrincipal()`.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = GatehouseContext
+    let core: Core
+
+    func handle(
+        _ request: Request,
+        context: GatehouseContext,
+        next: (Request, GatehouseContext) async throws -> Response
+    ) async throws -> Response {
+        var context = context
+        context.principal = try await principal(for: request)
+        return try await next(request, context)
+    }
+
+    func principal(for request: Request) async throws -> Principal? {
+        let sessions = core.sessions
+        if let token = request.cookies[SessionCookie.name]?.value, !token.isEmpty,
+            let (session, user) = try await sessions.resolve(token: token)
+        {
+            return Principal(user: user, credential: .session(id: session.id))
+        }
+        if let authorization = request.headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].caseInsensitiveCompare("Bearer") == .orderedSame {
+                let token = parts[1].trimmingCharacters(in: .whitespaces)
+                // API keys (`gk_...`) resolve here once their module exists; session tokens now.
+                if !token.hasPrefix("gk_"), let (session, user) = try await sessions.resolve(token: token) {
+                    return Principal(user: user, credential: .session(id: session.id))
+                }
+            }
+        }
+        return nil
+    }
+}
+
+/// Asks the policy chain at the `request` decision point (e.g. a general rate limit).
+struct RequestPolicyMiddleware: RouterMiddleware {
+    typealias Context = GatehouseContext
+    let core: Core
+
+    func handle(
+        _ request: Request,
+        context: GatehouseContext,
+        next: (Request, GatehouseContext) async throws -> Response
+    ) async throws -> Response {
+        try await core.checkPolicies(
+            PolicyInput(point: .request, clientIP: context.clientIP, principal: context.principal)
+        )
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import GatehouseCore
+import GatehouseStore
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The running service: the config source, the core built from it, and the HTTP application.
+public final class Host: Sendable {
+    public let source: ConfigSource
+    public let core: Core
+    let logger: Logger
+
+    init(source: ConfigSource, core: Core, logger: Logger) {
+        self.source = source
+        self.core = core
+        self.logger = logger
+    }
+
+    /// Loads and validates the config, opens the store and brings its schema up to date.
+    public static func boot(_ source: ConfigSource, logger: Logger) async throws -> Host {
+        let runtime = try await ConfigLoader.load(source)
+        let settings = runtime.settings
+        let store = try SQLiteStore(path: settings.database.path, busyTimeout: TimeInterval(settings.database.busyTimeout))
+        try await store.migrate()
+        return Host(source: source, core: Core(store: store, runtime: runtime, logger: logger), logger: logger)
+    }
+
+    /// Builds the HTTP application. `onListening` gets the bound port (useful with port 0).
+    public func application(
+        services: [any Service] = [],
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router(context: GatehouseContext.self)
+        let routes = RouteTable(router: router)
+        // Order matters: Hummingbird binds middleware to the routes added after it.
+        routes.add(middleware: RequestLogMiddleware())
+        routes.add(middleware: ErrorMiddleware(routes: routes))
+        routes.add(middleware: ClientAddressMiddleware(core: core))
+        HealthRoutes.mount(on: routes.group(), core: core)
+        routes.add(middleware: AuthenticationMiddleware(core: core))
+        routes.add(middleware: RequestPolicyMiddleware(core: core))
+        for module in core.runtime.modules {
+            if let routeModule = type(of: module) as? any RouteModule.Type {
+                routeModule.mount(on: routes.group(), core: core)
+            }
+        }
+
+        let settings = core.settings
+        let logger = self.logger
+        return Application(
+            router: router,
+            configuration: ApplicationConfiguration(
+                address: .hostname(settings.server.host, port: settings.server.port),
+                serverName: "Gatehouse"
+            ),
+            services: services + [SessionSweeper(core: core)],
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? settings.server.port
+                logger.notice("listening on \(settings.server.host):\(port)")
+                await onListening(port)
+            },
+            logger: logger
+        )
+    }
+
+    /// Serves until SIGTERM or SIGINT, reloading the config on SIGHUP.
+    public func run() async throws {
+        let modules = core.runtime.modules.map { type(of: $0).id }.joined(separator: ", ")
+        logger.notice("modules: \(modules)")
+        let app = application(services: [ReloadService(host: self)])
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [app],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+
+    /// Reads the config again; installs it whole if it is valid and changes nothing that needs a
+    /// restart, else throws and leaves the running config in force.
+    public func reload() async throws {
+        let runtime = try await ConfigLoader.load(source)
+        let old = core.runtime
+        var issues: [ConfigIssue] = []
+        for ((key, before), (_, after)) in zip(old.settings.restartOnly, runtime.settings.restartOnly)
+        where before != after {
+            issues.append(ConfigIssue(path: key, message: "changing this needs a restart"))
+        }
+        let routeIDs = { (r: Runtime) in r.modules.filter { type(of: $0).kind == .routes }.map { type(of: $0).id } }
+        if routeIDs(old) != routeIDs(runtime) {
+            issues.append(ConfigIssue(path: "modules", message: "adding or removing route modules needs a restart"))
+        }
+        guard issues.isEmpty else { throw ConfigRefused(issues: issues) }
+        core.install(runtime)
+    }
+}
+
+/// `GET /health` (the process answers) and `GET /ready` (the database answers too).
+enum HealthRoutes {
+    static func mount(on router: RouterGroup<GatehouseContext>, core: Core) {
+        router.get("health") { _, _ in JSONReply(.object([("status", "ok")])) }
+        router.get("ready") { _, context in
+            do {
+                try await core.store.ping()
+            } catch {
+                context.logger.error("readiness check failed: database did not answer")
+                throw GatehouseError.unavailable("Database unavailable")
+            }
+            return JSONReply(.object([("status", "ready")]))
+        }
+    }
+}

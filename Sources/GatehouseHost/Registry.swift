@@ -1,0 +1,23 @@
+import AuthRoutes
+import EcliPanelRoutes
+import GatehouseCore
+import Policies
+
+/// Every module that exists. The config's `modules:` list says which of them load, in order.
+/// Adding a module: one new file or folder under `Plugins/`, and one line here.
+public enum Registry {
+    public static let all: [any GatehouseModule.Type] = [
+        AuthRoutes.self,
+        EcliPanelRoutes.self,
+        FeatureFlags.self,
+    ]
+
+    /// Loaded when the config names none: every route and policy module.
+    public static var defaultModules: [String] {
+        all.filter { $0.kind == .routes || $0.kind == .policy }.map { $0.id }
+    }
+
+    public static func type(id: String) -> (any GatehouseModule.Type)? {
+        all.first { $0.id == id }
+    }
+}

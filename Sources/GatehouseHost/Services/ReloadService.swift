@@ -1,0 +1,19 @@
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Reloads the config on SIGHUP. A refused config is logged and the old one keeps serving.
+struct ReloadService: Service {
+    let host: Host
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            do {
+                try await host.reload()
+                host.logger.notice("config reloaded")
+            } catch {
+                host.logger.error("config reload refused, the running config stays in force:\n\(error)")
+            }
+        }
+    }
+}

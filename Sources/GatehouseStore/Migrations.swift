@@ -1,0 +1,45 @@
+import GRDB
+
+/// The schema, as an ordered list of migrations. Append; never edit one that has shipped.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-users-sessions") { db in
+            try db.create(table: "users") { t in
+                t.primaryKey("id", .text)
+                t.column("email", .text).notNull().unique().collate(.nocase)
+                t.column("passwordHash", .text).notNull()
+                t.column("firstName", .text).notNull()
+                t.column("lastName", .text).notNull()
+                t.column("displayName", .text)
+                t.column("role", .text).notNull().defaults(to: "user")
+                t.column("portalType", .text).notNull().defaults(to: "free")
+                t.column("emailVerified", .boolean).notNull().defaults(to: false)
+                t.column("twoFactorEnabled", .boolean).notNull().defaults(to: false)
+                t.column("suspended", .boolean).notNull().defaults(to: false)
+                t.column("settings", .text).notNull().defaults(to: "{}")
+                t.column("address", .text)
+                t.column("billingCity", .text)
+                t.column("billingState", .text)
+                t.column("billingZip", .text)
+                t.column("billingCountry", .text)
+                t.column("dateOfBirth", .text)
+                t.column("avatarUrl", .text)
+                t.column("createdAt", .datetime).notNull().indexed()
+                t.column("updatedAt", .datetime).notNull()
+            }
+            try db.create(table: "sessions") { t in
+                t.primaryKey("id", .text)
+                t.column("userId", .text).notNull().references("users", onDelete: .cascade)
+                t.column("tokenHash", .text).notNull().unique()
+                t.column("createdAt", .datetime).notNull()
+                t.column("lastSeenAt", .datetime).notNull()
+                t.column("expiresAt", .datetime).notNull().indexed()
+                t.column("ip", .text)
+                t.column("userAgent", .text)
+            }
+            try db.create(index: "sessions_by_user", on: "sessions", columns: ["userId", "createdAt"])
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import GRDB
+import GatehouseCore
+
+/// The store on one SQLite file: a GRDB `DatabasePool` (WAL, so readers never wait for the
+/// writer), foreign keys on, and a busy timeout so concurrent writers queue instead of failing.
+/// This is the only place that writes SQL.
+public final class SQLiteStore: GatehouseStore {
+    let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path`, and its folder.
+    public init(path: String, busyTimeout: TimeInterval = 5) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+    }
+
+    public func migrate() async throws {
+        try Migrations.migrator.migrate(pool)
+    }
+
+    public func appliedMigrations() async throws -> [String] {
+        try await pool.read { db in try Migrations.migrator.appliedMigrations(db) }
+    }
+
+    public func ping() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    // MARK: Users
+
+    public func insertUser(_ user: User) async throws {
+        let record = UserRecord(user)
+        do {
+            try await pool.write { db in try record.insert(db) }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw StoreError.duplicate(field: Self.column(of: error) ?? "id")
+        }
+    }
+
+    public func user(id: String) async throws -> User? {
+        try await pool.read { db in try UserRecord.fetchOne(db, key: id)?.user }
+    }
+
+    public func user(email: String) async throws -> User? {
+        try await pool.read { db in
+            try UserRecord.filter(Column("email").collating(.nocase) == email).fetchOne(db)?.user
+        }
+    }
+
+    public func userCount() async throws -> Int {
+        try await pool.read { db in try UserRecord.fetchCount(db) }
+    }
+
+    // MARK: Sessions
+
+    public func insertSession(_ session: Session, keepAtMost: Int) async throws {
+        let record = SessionRecord(session)
+        try await pool.write { db in
+            try record.insert(db)
+            try db.execute(
+                sql: """
+                    DELETE FROM sessions WHERE userId = ? AND id NOT IN (
+                        SELECT id FROM sessions WHERE userId = ? ORDER BY createdAt DESC, id DESC LIMIT ?)
+                    """,
+                arguments: [session.userId, session.userId, keepAtMost]
+            )
+        }
+    }
+
+    public func session(tokenHash: String, now: Date) async throws -> (Session, User)? {
+        try await pool.read { db in
+            guard
+                let session = try SessionRecord.filter(Column("tokenHash") == tokenHash && Column("expiresAt") > now)
+                    .fetchOne(db),
+                let user = try UserRecord.fetchOne(db, key: session.userId)
+            else { return nil }
+            return (session.session, user.user)
+        }
+    }
+
+    public func touchSession(id: String, lastSeenAt: Date, expiresAt: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE sessions SET lastSeenAt = ?, expiresAt = ? WHERE id = ?",
+                arguments: [lastSeenAt, expiresAt, id]
+            )
+        }
+    }
+
+    public func sessions(userId: String, now: Date) async throws -> [Session] {
+        try await pool.read { db in
+            try SessionRecord.filter(Column("userId") == userId && Column("expiresAt") > now)
+                .order(Column("createdAt").desc, Column("id").desc)
+                .fetchAll(db).map(\.session)
+        }
+    }
+
+    public func deleteSession(id: String, userId: String) async throws -> Bool {
+        try await pool.write { db in
+            try SessionRecord.filter(Column("id") == id && Column("userId") == userId).deleteAll(db) > 0
+        }
+    }
+
+    public func deleteSessions(userId: String, keeping: String?) async throws -> Int {
+        try await pool.write { db in
+            var request = SessionRecord.filter(Column("userId") == userId)
+            if let keeping { request = request.filter(Column("id") != keeping) }
+            return try request.deleteAll(db)
+        }
+    }
+
+    public func deleteExpiredSessions(now: Date) async throws -> Int {
+        try await pool.write { db in try SessionRecord.filter(Column("expiresAt") <= now).deleteAll(db) }
+    }
+
+    /// The column a UNIQUE failure names ("UNIQUE constraint failed: users.email").
+    static func column(of error: DatabaseError) -> String? {
+        guard let message = error.message, let range = message.range(of: "failed: ") else { return nil }
+        return message[range.upperBound...].split(separator: ",").first?.split(separator: ".").last.map(String.init)
+    }
+}

@@ -1,0 +1,168 @@
+import ArgumentParser
+import Foundation
+import GatehouseCore
+import GatehouseHost
+import GatehouseStore
+import Logging
+
+@main
+struct Gatehouse: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gatehouse",
+        abstract: "The account service for game-server hosting panels.",
+        subcommands: [Serve.self, CheckConfig.self, Migrate.self, UserCommand.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// `--config PATH`, shared by every command.
+struct ConfigOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: "The YAML config file (default: $GATEHOUSE_CONFIG, else etc/gatehouse.yaml if present, else built-in defaults)."
+    )
+    var config: String?
+
+    var source: ConfigSource {
+        let environment = ProcessInfo.processInfo.environment
+        if let path = config ?? environment["GATEHOUSE_CONFIG"] {
+            return ConfigSource(filePath: path, environment: environment)
+        }
+        let fallback = "etc/gatehouse.yaml"
+        return ConfigSource(
+            filePath: FileManager.default.fileExists(atPath: fallback) ? fallback : nil,
+            environment: environment
+        )
+    }
+
+    /// Loads and validates the config, or exits 1 naming every refused key.
+    func load() async throws -> Runtime {
+        do {
+            return try await ConfigLoader.load(source)
+        } catch {
+            Terminal.fail("config refused (\(source.filePath ?? "built-in defaults")):\n\(error)")
+        }
+    }
+}
+
+enum Terminal {
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        Foundation.exit(1)
+    }
+
+    static func bootstrapLogging(level: String) {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardOutput(label: label)
+            handler.logLevel = Logger.Level(rawValue: level) ?? .info
+            return handler
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP service (the default command).")
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let runtime = try await options.load()
+        Terminal.bootstrapLogging(level: runtime.settings.logLevel)
+        let logger = Logger(label: "gatehouse")
+        logger.notice("config: \(options.source.filePath ?? "built-in defaults")")
+        let host: GatehouseHost.Host
+        do {
+            host = try await GatehouseHost.Host.boot(options.source, logger: logger)
+        } catch {
+            Terminal.fail("cannot start: \(error)")
+        }
+        try await host.run()
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate the config and print what it loads."
+    )
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let runtime = try await options.load()
+        let settings = runtime.settings
+        let modules = runtime.modules.map { type(of: $0).id }.joined(separator: ", ")
+        print(
+            "config OK (\(options.source.filePath ?? "built-in defaults")): modules \(modules); "
+                + "listening on \(settings.server.host):\(settings.server.port); database \(settings.database.path)"
+        )
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Bring the database schema up to date.")
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let runtime = try await options.load()
+        do {
+            let store = try SQLiteStore(path: runtime.settings.database.path)
+            try await store.migrate()
+            let applied = try await store.appliedMigrations()
+            print("database \(runtime.settings.database.path): migrations applied: \(applied.joined(separator: ", "))")
+        } catch {
+            Terminal.fail("migration failed: \(error)")
+        }
+    }
+}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user",
+        abstract: "Manage users.",
+        subcommands: [CreateUser.self]
+    )
+}
+
+struct CreateUser: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Create a user (e.g. the first rootAdmin). The email counts as verified.",
+        discussion: "The password comes from --password, else $GATEHOUSE_PASSWORD, else the first line of standard input."
+    )
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Email address.") var email: String
+    @Option(help: "Password (prefer $GATEHOUSE_PASSWORD or standard input: arguments show in ps).")
+    var password: String?
+    @Option(name: .customLong("first-name"), help: "First name.") var firstName: String
+    @Option(name: .customLong("last-name"), help: "Last name.") var lastName: String
+    @Option(help: "user, staff, admin or rootAdmin.") var role: String = "user"
+
+    func run() async throws {
+        guard let role = Role(rawValue: role) else {
+            Terminal.fail("--role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let password = password ?? ProcessInfo.processInfo.environment["GATEHOUSE_PASSWORD"] ?? readLine() else {
+            Terminal.fail("no password: use --password, $GATEHOUSE_PASSWORD or standard input")
+        }
+        _ = try await options.load()
+        Terminal.bootstrapLogging(level: "warning")
+        do {
+            let host = try await GatehouseHost.Host.boot(options.source, logger: Logger(label: "gatehouse"))
+            let user = try await host.core.accounts.create(
+                NewUser(
+                    email: email,
+                    password: password,
+                    firstName: firstName,
+                    lastName: lastName,
+                    role: role,
+                    emailVerified: true
+                )
+            )
+            print("created \(user.role.rawValue) \(user.email) with id \(user.id)")
+        } catch let error as GatehouseError {
+            let details = (error.details ?? []).map { "\n  \($0.field): \($0.message)" }.joined()
+            Terminal.fail("\(error.message)\(details)")
+        } catch {
+            Terminal.fail("\(error)")
+        }
+    }
+}

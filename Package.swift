@@ -91,5 +91,33 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+
+        // MARK: Tests
+        .target(
+            name: "TestSupport",
+            dependencies: ["Curl", "GatehouseCore"],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore", "TestSupport"]),
+        .testTarget(
+            name: "GatehouseStoreTests",
+            dependencies: ["GatehouseStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "CurlTests",
+            dependencies: [
+                "Curl", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .testTarget(
+            name: "GatehouseHostTests",
+            dependencies: [
+                "GatehouseHost", "Policies", "TestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(name: "EndToEndTests", dependencies: ["gatehouse", "TestSupport"]),
     ]
 )

@@ -25,7 +25,7 @@ public final class Curl: Sendable {
     }
 
     /// Runs an HTTP(S) request.
-    public func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
+    public func perform(_ request: CurlRequest) async throws -> CurlResponse {
         try await pool.runIfActive { try Transfer.http(request) }
     }
 
@@ -35,7 +35,7 @@ public final class Curl: Sendable {
     }
 }
 
-public struct HTTPRequest: Sendable {
+public struct CurlRequest: Sendable {
     public var method: String
     public var url: String
     public var headers: [(String, String)]
@@ -52,7 +52,7 @@ public struct HTTPRequest: Sendable {
     }
 }
 
-public struct HTTPResponse: Sendable {
+public struct CurlResponse: Sendable {
     public var status: Int
     /// Header fields in arrival order, names as the server sent them.
     public var headers: [(String, String)]

@@ -102,7 +102,7 @@ final class Transfer {
 
     // MARK: HTTP
 
-    static func http(_ request: HTTPRequest) throws -> HTTPResponse {
+    static func http(_ request: CurlRequest) throws -> CurlResponse {
         let transfer = try Transfer()
         transfer.prepare(timeout: request.timeout)
         transfer.set(CURLOPT_URL, request.url)
@@ -131,7 +131,7 @@ final class Transfer {
             let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespacesAndNewlines)
             fields.append((name, value))
         }
-        return HTTPResponse(status: transfer.responseCode, headers: fields, body: transfer.received)
+        return CurlResponse(status: transfer.responseCode, headers: fields, body: transfer.received)
     }
 
     // MARK: SMTP

@@ -44,6 +44,18 @@ public final class SQLiteStore: GatehouseStore {
         }
     }
 
+    public func updateUser(_ user: User) async throws {
+        let record = UserRecord(user)
+        do {
+            try await pool.write { db in
+                guard try UserRecord.exists(db, key: record.id) else { throw StoreError.notFound }
+                try record.update(db)
+            }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw StoreError.duplicate(field: Self.column(of: error) ?? "id")
+        }
+    }
+
     public func user(id: String) async throws -> User? {
         try await pool.read { db in try UserRecord.fetchOne(db, key: id)?.user }
     }

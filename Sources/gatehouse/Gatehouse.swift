@@ -69,9 +69,9 @@ struct Serve: AsyncParsableCommand {
         Terminal.bootstrapLogging(level: runtime.settings.logLevel)
         let logger = Logger(label: "gatehouse")
         logger.notice("config: \(options.source.filePath ?? "built-in defaults")")
-        let host: GatehouseHost.Host
+        let host: GatehouseServer
         do {
-            host = try await GatehouseHost.Host.boot(options.source, logger: logger)
+            host = try await GatehouseServer.boot(options.source, logger: logger)
         } catch {
             Terminal.fail("cannot start: \(error)")
         }
@@ -146,7 +146,7 @@ struct CreateUser: AsyncParsableCommand {
         _ = try await options.load()
         Terminal.bootstrapLogging(level: "warning")
         do {
-            let host = try await GatehouseHost.Host.boot(options.source, logger: Logger(label: "gatehouse"))
+            let host = try await GatehouseServer.boot(options.source, logger: Logger(label: "gatehouse"))
             let user = try await host.core.accounts.create(
                 NewUser(
                     email: email,

@@ -12,6 +12,9 @@ public enum StoreError: Error, Equatable, Sendable {
 public protocol UserStore: Sendable {
     /// Inserts a user; throws `StoreError.duplicate(field: "email")` for a taken email.
     func insertUser(_ user: User) async throws
+    /// Replaces a stored user's fields; throws `StoreError.notFound` when it is gone, and
+    /// `StoreError.duplicate(field: "email")` for a taken email.
+    func updateUser(_ user: User) async throws
     func user(id: String) async throws -> User?
     /// Looks up by email, case-insensitively.
     func user(email: String) async throws -> User?

@@ -44,7 +44,10 @@ public enum ConfigLoader {
             }
             do {
                 fileKeys = try keyPaths(yaml: text)
-                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)))
+                // An empty file (or one of comments only) is all defaults.
+                if !fileKeys.isEmpty {
+                    providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)))
+                }
             } catch let issue as ConfigIssue {
                 throw ConfigRefused(issues: [issue])
             } catch {

@@ -4,7 +4,7 @@ import UnixSignals
 
 /// Reloads the config on SIGHUP. A refused config is logged and the old one keeps serving.
 struct ReloadService: Service {
-    let host: Host
+    let host: GatehouseServer
 
     func run() async throws {
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {

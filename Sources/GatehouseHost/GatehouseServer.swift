@@ -7,7 +7,7 @@ import NIOCore
 import ServiceLifecycle
 
 /// The running service: the config source, the core built from it, and the HTTP application.
-public final class Host: Sendable {
+public final class GatehouseServer: Sendable {
     public let source: ConfigSource
     public let core: Core
     let logger: Logger
@@ -19,12 +19,12 @@ public final class Host: Sendable {
     }
 
     /// Loads and validates the config, opens the store and brings its schema up to date.
-    public static func boot(_ source: ConfigSource, logger: Logger) async throws -> Host {
+    public static func boot(_ source: ConfigSource, logger: Logger) async throws -> GatehouseServer {
         let runtime = try await ConfigLoader.load(source)
         let settings = runtime.settings
         let store = try SQLiteStore(path: settings.database.path, busyTimeout: TimeInterval(settings.database.busyTimeout))
         try await store.migrate()
-        return Host(source: source, core: Core(store: store, runtime: runtime, logger: logger), logger: logger)
+        return GatehouseServer(source: source, core: Core(store: store, runtime: runtime, logger: logger), logger: logger)
     }
 
     /// Builds the HTTP application. `onListening` gets the bound port (useful with port 0).

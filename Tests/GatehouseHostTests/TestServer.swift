@@ -1,0 +1,67 @@
+import Foundation
+import GatehouseCore
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import TestSupport
+
+@testable import GatehouseHost
+
+/// The real server, in this process, on a loopback port, over a real SQLite file in a fresh
+/// folder. `yaml` is the config file's text; `environment` overrides it.
+final class TestServer: Sendable {
+    let host: GatehouseServer
+    let client: TestClient
+    let port: Int
+    let directory: URL
+    let configPath: String
+    private let task: Task<Void, any Error>
+    private let group: ServiceGroup
+
+    static let password = "S3cret!pass"
+
+    init(yaml: String = "", environment: [String: String] = [:]) async throws {
+        directory = try Paths.temporaryDirectory("server")
+        configPath = directory.appendingPathComponent("gatehouse.yaml").path
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        var env = [
+            "GATEHOUSE_SERVER_HOST": "127.0.0.1",
+            "GATEHOUSE_SERVER_PORT": "0",
+            "GATEHOUSE_DATABASE_PATH": directory.appendingPathComponent("data/gatehouse.sqlite").path,
+        ]
+        env.merge(environment) { $1 }
+        var logger = Logger(label: "gatehouse-test")
+        logger.logLevel = .warning
+        host = try await GatehouseServer.boot(ConfigSource(filePath: configPath, environment: env), logger: logger)
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let app = host.application(onListening: { port in continuation.yield(port) })
+        let group = ServiceGroup(services: [app], logger: logger)
+        self.group = group
+        task = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw TestFailure("server did not start") }
+        self.port = port
+        client = TestClient(port: port)
+    }
+
+    var core: Core { host.core }
+
+    /// Creates a user straight through the core (the CLI's path); returns it.
+    @discardableResult
+    func createUser(_ email: String, role: Role = .user, password: String = TestServer.password) async throws -> User {
+        try await core.accounts.create(
+            NewUser(email: email, password: password, firstName: "Test", lastName: "User", role: role, emailVerified: true)
+        )
+    }
+
+    /// Rewrites the config file (for reload tests).
+    func writeConfig(_ yaml: String) throws {
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Shuts the server down gracefully and waits for it.
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = await task.result
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import GRDB
+import GatehouseCore
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import GatehouseStore
+
+/// A store on a real SQLite file in a fresh folder.
+func makeStore() async throws -> SQLiteStore {
+    let dir = try Paths.temporaryDirectory("store")
+    let store = try SQLiteStore(path: dir.appendingPathComponent("nested/gatehouse.sqlite").path)
+    try await store.migrate()
+    return store
+}
+
+func makeUser(_ email: String = "ada@example.com") -> User {
+    User(email: email, passwordHash: "$argon2id$v=19$m=19456,t=2,p=1$x$y", firstName: "Ada", lastName: "Lovelace")
+}
+
+@Suite struct SQLiteStoreTests {
+    @Test func migratesOnceInWALModeWithForeignKeys() async throws {
+        let store = try await makeStore()
+        try await store.migrate()  // a second run is a no-op
+        #expect(try await store.appliedMigrations() == ["v1-users-sessions"])
+        let (journal, foreignKeys) = try await store.pool.read { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))
+        }
+        #expect(journal == "wal")
+        #expect(foreignKeys == 1)
+        try await store.ping()
+    }
+
+    @Test func usersRoundTripAndEmailsAreUniqueIgnoringCase() async throws {
+        let store = try await makeStore()
+        var user = makeUser()
+        user.settings = ["theme": "dark", "notifications": .object([("email", true)])]
+        user.dateOfBirth = "1990-12-10"
+        try await store.insertUser(user)
+        let loaded = try #require(try await store.user(id: user.id))
+        #expect(loaded.email == user.email)
+        #expect(loaded.settings == user.settings)
+        #expect(loaded.dateOfBirth == "1990-12-10")
+        #expect(abs(loaded.createdAt.timeIntervalSince(user.createdAt)) < 0.001)
+        #expect(try await store.user(email: "ADA@example.COM")?.id == user.id)
+        await #expect(throws: StoreError.duplicate(field: "email")) {
+            try await store.insertUser(makeUser("Ada@Example.com"))
+        }
+        #expect(try await store.userCount() == 1)
+    }
+
+    @Test func sessionsAreFoundByHashUntilTheyExpire() async throws {
+        let store = try await makeStore()
+        let user = makeUser()
+        try await store.insertUser(user)
+        let now = Date()
+        let session = Session(
+            userId: user.id, tokenHash: "h1", createdAt: now, lastSeenAt: now, expiresAt: now.addingTimeInterval(60),
+            ip: "127.0.0.1", userAgent: "test"
+        )
+        try await store.insertSession(session, keepAtMost: 20)
+        #expect(try await store.session(tokenHash: "h1", now: now)?.0.id == session.id)
+        #expect(try await store.session(tokenHash: "h1", now: now.addingTimeInterval(61)) == nil)
+        #expect(try await store.session(tokenHash: "other", now: now) == nil)
+        #expect(try await store.deleteExpiredSessions(now: now.addingTimeInterval(61)) == 1)
+        #expect(try await store.sessions(userId: user.id, now: now).isEmpty)
+    }
+
+    @Test func insertingBeyondTheLimitDropsTheOldest() async throws {
+        let store = try await makeStore()
+        let user = makeUser()
+        try await store.insertUser(user)
+        let start = Date()
+        for i in 0..<25 {
+            let at = start.addingTimeInterval(Double(i))
+            try await store.insertSession(
+                Session(userId: user.id, tokenHash: "t\(i)", createdAt: at, lastSeenAt: at, expiresAt: at.addingTimeInterval(3600), ip: nil, userAgent: nil),
+                keepAtMost: 20
+            )
+        }
+        let left = try await store.sessions(userId: user.id, now: start)
+        #expect(left.count == 20)
+        #expect(Set(left.map(\.tokenHash)) == Set((5..<25).map { "t\($0)" }))
+    }
+
+    @Test func deletingSessionsIsScopedToTheirUser() async throws {
+        let store = try await makeStore()
+        let ada = makeUser()
+        let bob = makeUser("bob@example.com")
+        try await store.insertUser(ada)
+        try await store.insertUser(bob)
+        let now = Date()
+        func session(_ user: User, _ hash: String) -> Session {
+            Session(userId: user.id, tokenHash: hash, createdAt: now, lastSeenAt: now, expiresAt: now.addingTimeInterval(3600), ip: nil, userAgent: nil)
+        }
+        let a1 = session(ada, "a1")
+        let a2 = session(ada, "a2")
+        let b1 = session(bob, "b1")
+        for s in [a1, a2, b1] { try await store.insertSession(s, keepAtMost: 20) }
+        #expect(try await store.deleteSession(id: b1.id, userId: ada.id) == false)
+        #expect(try await store.deleteSessions(userId: ada.id, keeping: a2.id) == 1)
+        #expect(try await store.sessions(userId: ada.id, now: now).map(\.id) == [a2.id])
+        #expect(try await store.sessions(userId: bob.id, now: now).count == 1)
+    }
+
+    @Test func concurrentWritersAllSucceed() async throws {
+        let store = try await makeStore()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<200 { group.addTask { try await store.insertUser(makeUser("user\(i)@example.com")) } }
+            try await group.waitForAll()
+        }
+        #expect(try await store.userCount() == 200)
+    }
+}
+
+/// The session service over the real store, with a clock the test moves.
+@Suite struct SessionServiceTests {
+    final class Clock: Sendable {
+        let value = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+        func advance(_ seconds: TimeInterval) { value.withLock { $0 += seconds } }
+        var now: Date { value.withLock { $0 } }
+    }
+
+    @Test func tokensResolveSlideAndExpire() async throws {
+        let store = try await makeStore()
+        let user = makeUser()
+        try await store.insertUser(user)
+        let clock = Clock()
+        let sessions = Sessions(
+            store: store,
+            settings: { SessionSettings(lifetime: 3600, maxPerUser: 20) },
+            now: { clock.now }
+        )
+        let (token, session) = try await sessions.create(for: user, ip: "10.0.0.1", userAgent: "curl/8")
+        // Only the hash is stored.
+        #expect(session.tokenHash == Secrets.sha256Hex(token))
+        #expect(try await store.session(tokenHash: token, now: clock.now) == nil)
+
+        #expect(try await sessions.resolve(token: token)?.1.id == user.id)
+        // Used after 50 minutes: the expiry slides to an hour after that use.
+        clock.advance(3000)
+        #expect(try await sessions.resolve(token: token) != nil)
+        clock.advance(3000)
+        #expect(try await sessions.resolve(token: token) != nil)
+        // Unused for more than the lifetime: gone.
+        clock.advance(3601)
+        #expect(try await sessions.resolve(token: token) == nil)
+        #expect(try await sessions.resolve(token: "") == nil)
+        #expect(try await sessions.resolve(token: String(repeating: "x", count: 10_000)) == nil)
+    }
+
+    @Test func revokeEndsOneOrAll() async throws {
+        let store = try await makeStore()
+        let user = makeUser()
+        try await store.insertUser(user)
+        let sessions = Sessions(store: store, settings: { .default })
+        let (t1, s1) = try await sessions.create(for: user, ip: nil, userAgent: nil)
+        let (t2, _) = try await sessions.create(for: user, ip: nil, userAgent: nil)
+        let (t3, s3) = try await sessions.create(for: user, ip: nil, userAgent: nil)
+        #expect(try await sessions.revoke(sessionId: s1.id, userId: user.id))
+        #expect(try await sessions.resolve(token: t1) == nil)
+        #expect(try await sessions.revokeAll(userId: user.id, keeping: s3.id) == 1)
+        #expect(try await sessions.resolve(token: t2) == nil)
+        #expect(try await sessions.resolve(token: t3) != nil)
+    }
+}

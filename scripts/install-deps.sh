@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Gatehouse needs, only when some are missing.
+#   scripts/install-deps.sh          what building and running need
+#   scripts/install-deps.sh --test   also what the test suite needs
+set -euo pipefail
+
+packages=(libcurl4-openssl-dev libsqlite3-dev libargon2-dev)
+if [[ "${1:-}" == "--test" ]]; then
+    # argon2: the reference CLI for the hashing known-answer test; openssl: throw-away TLS
+    # certificates; curl: scripts and benchmarks.
+    packages+=(argon2 openssl curl)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+
+if ((${#missing[@]} > 0)); then
+    echo "installing: ${missing[*]}"
+    sudo=""
+    if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -43,7 +43,13 @@ public struct CurlRequest: Sendable {
     /// Whole-transfer limit, in seconds.
     public var timeout: Double
 
-    public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, timeout: Double = 30) {
+    public init(
+        method: String = "GET",
+        url: String,
+        headers: [(String, String)] = [],
+        body: [UInt8]? = nil,
+        timeout: Double = 30
+    ) {
         self.method = method
         self.url = url
         self.headers = headers

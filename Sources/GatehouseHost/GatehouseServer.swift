@@ -22,9 +22,16 @@ public final class GatehouseServer: Sendable {
     public static func boot(_ source: ConfigSource, logger: Logger) async throws -> GatehouseServer {
         let runtime = try await ConfigLoader.load(source)
         let settings = runtime.settings
-        let store = try SQLiteStore(path: settings.database.path, busyTimeout: TimeInterval(settings.database.busyTimeout))
+        let store = try SQLiteStore(
+            path: settings.database.path,
+            busyTimeout: TimeInterval(settings.database.busyTimeout)
+        )
         try await store.migrate()
-        return GatehouseServer(source: source, core: Core(store: store, runtime: runtime, logger: logger), logger: logger)
+        return GatehouseServer(
+            source: source,
+            core: Core(store: store, runtime: runtime, logger: logger),
+            logger: logger
+        )
     }
 
     /// Builds the HTTP application. `onListening` gets the bound port (useful with port 0).

@@ -19,7 +19,8 @@ struct Gatehouse: AsyncParsableCommand {
 struct ConfigOptions: ParsableArguments {
     @Option(
         name: .long,
-        help: "The YAML config file (default: $GATEHOUSE_CONFIG, else etc/gatehouse.yaml if present, else built-in defaults)."
+        help:
+            "The YAML config file (default: $GATEHOUSE_CONFIG, else etc/gatehouse.yaml if present, else built-in defaults)."
     )
     var config: String?
 
@@ -126,7 +127,8 @@ struct CreateUser: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
         abstract: "Create a user (e.g. the first rootAdmin). The email counts as verified.",
-        discussion: "The password comes from --password, else $GATEHOUSE_PASSWORD, else the first line of standard input."
+        discussion:
+            "The password comes from --password, else $GATEHOUSE_PASSWORD, else the first line of standard input."
     )
     @OptionGroup var options: ConfigOptions
     @Option(help: "Email address.") var email: String

@@ -99,10 +99,8 @@ func withEchoServer(_ body: @Sendable (Int) async throws -> Void) async throws {
 
 @Suite(.serialized) struct CurlSMTPTests {
     static let message = Array(
-        (
-            "From: Gatehouse <gatehouse@example.test>\r\nTo: ada@example.test\r\nSubject: Hello\r\n"
-                + "Message-ID: <abc@example.test>\r\n\r\nLine one\r\n.starts with a dot\r\n"
-        ).utf8
+        ("From: Gatehouse <gatehouse@example.test>\r\nTo: ada@example.test\r\nSubject: Hello\r\n"
+            + "Message-ID: <abc@example.test>\r\n\r\nLine one\r\n.starts with a dot\r\n").utf8
     )
 
     @Test func sendsToAPlainServer() async throws {
@@ -110,8 +108,13 @@ func withEchoServer(_ body: @Sendable (Int) async throws -> Void) async throws {
         defer { server.stop() }
         let result = try await Curl.shared.send(
             SMTPSubmission(
-                host: "127.0.0.1", port: server.port, security: .none, from: "gatehouse@example.test",
-                recipients: ["ada@example.test", "bob@example.test"], message: Self.message, timeout: 10
+                host: "127.0.0.1",
+                port: server.port,
+                security: .none,
+                from: "gatehouse@example.test",
+                recipients: ["ada@example.test", "bob@example.test"],
+                message: Self.message,
+                timeout: 10
             )
         )
         #expect(result.responseCode == 250)
@@ -128,8 +131,15 @@ func withEchoServer(_ body: @Sendable (Int) async throws -> Void) async throws {
         let server = try await SMTPServer(.init(auth: ("mailer", "p4ss"), tls: (certificate.cert, certificate.key)))
         defer { server.stop() }
         let submission = SMTPSubmission(
-            host: "127.0.0.1", port: server.port, security: .starttls, username: "mailer", password: "p4ss",
-            from: "gatehouse@example.test", recipients: ["ada@example.test"], message: Self.message, timeout: 10,
+            host: "127.0.0.1",
+            port: server.port,
+            security: .starttls,
+            username: "mailer",
+            password: "p4ss",
+            from: "gatehouse@example.test",
+            recipients: ["ada@example.test"],
+            message: Self.message,
+            timeout: 10,
             caFile: certificate.cert
         )
         _ = try await Curl.shared.send(submission)
@@ -163,8 +173,14 @@ func withEchoServer(_ body: @Sendable (Int) async throws -> Void) async throws {
         defer { server.stop() }
         _ = try await Curl.shared.send(
             SMTPSubmission(
-                host: "127.0.0.1", port: server.port, security: .tls, from: "gatehouse@example.test",
-                recipients: ["ada@example.test"], message: Self.message, timeout: 10, caFile: certificate.cert
+                host: "127.0.0.1",
+                port: server.port,
+                security: .tls,
+                from: "gatehouse@example.test",
+                recipients: ["ada@example.test"],
+                message: Self.message,
+                timeout: 10,
+                caFile: certificate.cert
             )
         )
         #expect(try await server.waitForMessages(1).count == 1)
@@ -174,8 +190,13 @@ func withEchoServer(_ body: @Sendable (Int) async throws -> Void) async throws {
         do {
             _ = try await Curl.shared.send(
                 SMTPSubmission(
-                    host: "127.0.0.1", port: 1, security: .none, from: "a@example.test", recipients: ["b@example.test"],
-                    message: Self.message, timeout: 5
+                    host: "127.0.0.1",
+                    port: 1,
+                    security: .none,
+                    from: "a@example.test",
+                    recipients: ["b@example.test"],
+                    message: Self.message,
+                    timeout: 5
                 )
             )
             Issue.record("sent to nobody")

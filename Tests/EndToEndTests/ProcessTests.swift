@@ -6,7 +6,9 @@ import Testing
 @Suite(.serialized) struct ProcessTests {
     let shippedConfig = Paths.root.appendingPathComponent("etc/gatehouse.yaml").path
 
-    func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) async throws -> (Int32, String) {
+    func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) async throws -> (
+        Int32, String
+    ) {
         let child = try ChildProcess(Paths.gatehouse.path, arguments, environment: environment, stdin: stdin)
         let status = try await child.wait(timeout: 60)
         return (status, child.text)
@@ -32,7 +34,10 @@ import Testing
     }
 
     @Test(arguments: [
-        ([("  secureCookies: false", "  secureCookies: false\n  secureCookie: true")], "server.secureCookie: unknown key"),
+        (
+            [("  secureCookies: false", "  secureCookies: false\n  secureCookie: true")],
+            "server.secureCookie: unknown key"
+        ),
         ([("  - policy.flags", "  - policy.flagz")], "modules: unknown module \"policy.flagz\""),
         ([("  port: 8080", "  port: 808080")], "server.port: must be between 0 and 65535, got 808080"),
     ])
@@ -54,20 +59,30 @@ import Testing
 
         // The first rootAdmin, password on standard input.
         let (created, createOutput) = try await run(
-            ["user", "create", "--config", configPath, "--email", "root@example.com", "--first-name", "Root",
-             "--last-name", "Admin", "--role", "rootAdmin"],
-            environment: environment, stdin: "Adm1n!pass\n"
+            [
+                "user", "create", "--config", configPath, "--email", "root@example.com", "--first-name", "Root",
+                "--last-name", "Admin", "--role", "rootAdmin",
+            ],
+            environment: environment,
+            stdin: "Adm1n!pass\n"
         )
         #expect(created == 0, "\(createOutput)")
         #expect(createOutput.contains("created rootAdmin root@example.com"))
         let (duplicate, duplicateOutput) = try await run(
-            ["user", "create", "--config", configPath, "--email", "ROOT@example.com", "--first-name", "R", "--last-name", "A"],
+            [
+                "user", "create", "--config", configPath, "--email", "ROOT@example.com", "--first-name", "R",
+                "--last-name", "A",
+            ],
             environment: environment.merging(["GATEHOUSE_PASSWORD": "x"]) { $1 }
         )
         #expect(duplicate == 1)
         #expect(duplicateOutput.contains("Email already registered"))
 
-        let server = try ChildProcess(Paths.gatehouse.path, ["serve", "--config", configPath], environment: environment)
+        let server = try ChildProcess(
+            Paths.gatehouse.path,
+            ["serve", "--config", configPath],
+            environment: environment
+        )
         defer { server.stop() }
         let listening = try await server.waitForLine(containing: "listening on 127.0.0.1:")
         let port = try #require(Int(listening.split(separator: ":").last ?? ""))
@@ -93,7 +108,10 @@ import Testing
         try "features:\n  login: [\n".write(toFile: configPath, atomically: true, encoding: .utf8)
         server.signal(SIGHUP)
         _ = try await server.waitForLine(containing: "config reload refused")
-        #expect(try await client.post("/api/auth/login", #"{"email":"root@example.com","password":"Adm1n!pass"}"#).status == 503)
+        #expect(
+            try await client.post("/api/auth/login", #"{"email":"root@example.com","password":"Adm1n!pass"}"#).status
+                == 503
+        )
         #expect(try await client.get("/health").status == 200)
 
         // SIGTERM: a clean stop.

@@ -19,7 +19,10 @@ import Testing
 
     @Test func errorsRenderTheContractShape() {
         let error = GatehouseError.validation([FieldIssue(field: "email", message: "is required")])
-        #expect(error.body.jsonString == #"{"error":"Validation failed","details":[{"field":"email","message":"is required"}]}"#)
+        #expect(
+            error.body.jsonString
+                == #"{"error":"Validation failed","details":[{"field":"email","message":"is required"}]}"#
+        )
         #expect(GatehouseError.suspended.body.jsonString == #"{"error":"Account suspended","suspended":true}"#)
     }
 

@@ -27,7 +27,10 @@ import Testing
 
     @Test(arguments: [
         ("password", "somesalt1234", Argon2Parameters.default),
-        ("correct horse battery staple ✓", "0123456789abcdef", Argon2Parameters(memoryKiB: 32768, iterations: 3, parallelism: 2)),
+        (
+            "correct horse battery staple ✓", "0123456789abcdef",
+            Argon2Parameters(memoryKiB: 32768, iterations: 3, parallelism: 2)
+        ),
     ])
     func matchesTheReferenceImplementation(password: String, salt: String, parameters: Argon2Parameters) throws {
         let ours = try PasswordHasher.hash(password: password, salt: Array(salt.utf8), parameters: parameters)

@@ -38,7 +38,10 @@ import Testing
     @Test func namesAreBounded() {
         #expect(Validate.name("Ada", field: "firstName") == nil)
         #expect(Validate.name("   ", field: "firstName")?.message == "must not be empty")
-        #expect(Validate.name(String(repeating: "x", count: 101), field: "firstName")?.message == "must be at most 100 characters")
+        #expect(
+            Validate.name(String(repeating: "x", count: 101), field: "firstName")?.message
+                == "must be at most 100 characters"
+        )
         #expect(Validate.name("a\u{0}b", field: "lastName")?.field == "lastName")
     }
 

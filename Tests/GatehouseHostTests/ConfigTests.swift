@@ -74,8 +74,13 @@ func refusedPaths(_ yaml: String?, environment: [String: String] = [:]) async ->
 
     @Test func environmentNamesFollowSwiftConfiguration() {
         #expect(ConfigLoader.environmentName(forKey: "server.secureCookies") == "GATEHOUSE_SERVER_SECURE_COOKIES")
-        #expect(ConfigLoader.environmentName(forKey: "policies.rateLimit.login.maxFailures") == "GATEHOUSE_POLICIES_RATE_LIMIT_LOGIN_MAX_FAILURES")
-        #expect(ConfigLoader.environmentName(forKey: "policies.age.adultAges.CA") == "GATEHOUSE_POLICIES_AGE_ADULT_AGES_CA")
+        #expect(
+            ConfigLoader.environmentName(forKey: "policies.rateLimit.login.maxFailures")
+                == "GATEHOUSE_POLICIES_RATE_LIMIT_LOGIN_MAX_FAILURES"
+        )
+        #expect(
+            ConfigLoader.environmentName(forKey: "policies.age.adultAges.CA") == "GATEHOUSE_POLICIES_AGE_ADULT_AGES_CA"
+        )
     }
 
     @Test(arguments: [

@@ -44,9 +44,18 @@ import Testing
         ("\"text\"", 400, #"{"error":"Request body must be a JSON object"}"#),
         ("", 400, #"{"error":"Request body must be a JSON object"}"#),
         ("null", 400, #"{"error":"Request body must be a JSON object"}"#),
-        (#"{"email":5,"password":"x"}"#, 400, #"{"error":"Validation failed","details":[{"field":"email","message":"must be a string"}]}"#),
-        (#"{"password":"x"}"#, 400, #"{"error":"Validation failed","details":[{"field":"email","message":"is required"}]}"#),
-        (#"{"email":null,"password":"x"}"#, 400, #"{"error":"Validation failed","details":[{"field":"email","message":"must not be null"}]}"#),
+        (
+            #"{"email":5,"password":"x"}"#, 400,
+            #"{"error":"Validation failed","details":[{"field":"email","message":"must be a string"}]}"#
+        ),
+        (
+            #"{"password":"x"}"#, 400,
+            #"{"error":"Validation failed","details":[{"field":"email","message":"is required"}]}"#
+        ),
+        (
+            #"{"email":null,"password":"x"}"#, 400,
+            #"{"error":"Validation failed","details":[{"field":"email","message":"must not be null"}]}"#
+        ),
         (#"{"email":"a@b.co","password":"x","unknown":{"deep":[1]}}"#, 401, #"{"error":"Invalid email or password"}"#),
     ])
     func badBodiesAreClientErrors(body: String, status: Int, expected: String) async throws {
@@ -72,7 +81,10 @@ import Testing
 
         // Chunked: no Content-Length to check up front, so the limit applies while reading.
         let chunked = try await server.client.request(
-            "POST", "/api/auth/login", body: big, headers: [("Transfer-Encoding", "chunked")]
+            "POST",
+            "/api/auth/login",
+            body: big,
+            headers: [("Transfer-Encoding", "chunked")]
         )
         #expect(chunked.status == 413)
         #expect(chunked.error == "Request body too large (limit 64 KiB)")
@@ -92,7 +104,8 @@ import Testing
         let user = try await server.createUser("ada@example.com")
 
         let login = try await server.client.post(
-            "/api/auth/login", #"{"email":"ADA@example.com","password":"\#(TestServer.password)"}"#,
+            "/api/auth/login",
+            #"{"email":"ADA@example.com","password":"\#(TestServer.password)"}"#,
             headers: [("User-Agent", "panel-ui/1.0")]
         )
         #expect(login.status == 200)
@@ -144,7 +157,11 @@ import Testing
             ]
         )
         #expect(reply.body.hasPrefix(#"{"id":"\#(user.id)","email":"kid@example.com","firstName":"Test""#))
-        #expect(reply.body.contains(#""limits":{"servers":5,"memory":8192,"disk":51200,"cpu":400,"databases":5,"backups":5}"#))
+        #expect(
+            reply.body.contains(
+                #""limits":{"servers":5,"memory":8192,"disk":51200,"cpu":400,"databases":5,"backups":5}"#
+            )
+        )
         #expect(reply.body.contains(#""displayName":null"#))
         #expect(reply.json?["isChildAccount"] == .bool(true))
         let createdAt = try #require(reply.json?["createdAt"]?.stringValue)
@@ -157,7 +174,10 @@ import Testing
         var user = try await server.createUser("ada@example.com")
         let token = try await server.client.login("ada@example.com", TestServer.password)
 
-        for headers in [[], [("Authorization", "Bearer nope")], [("Authorization", "Basic abc")], [("Cookie", "gatehouse_session=bad")]] {
+        for headers in [
+            [], [("Authorization", "Bearer nope")], [("Authorization", "Basic abc")],
+            [("Cookie", "gatehouse_session=bad")],
+        ] {
             let reply = try await server.client.get("/api/users/me", headers: headers)
             #expect(reply.status == 401)
             #expect(reply.body == #"{"error":"Unauthorized"}"#)
@@ -168,7 +188,10 @@ import Testing
         let suspended = try await server.client.get("/api/users/me", bearer: token)
         #expect(suspended.status == 403)
         #expect(suspended.body == #"{"error":"Account suspended","suspended":true}"#)
-        let login = try await server.client.post("/api/auth/login", #"{"email":"ada@example.com","password":"\#(TestServer.password)"}"#)
+        let login = try await server.client.post(
+            "/api/auth/login",
+            #"{"email":"ada@example.com","password":"\#(TestServer.password)"}"#
+        )
         #expect(login.status == 403)
         #expect(login.body == #"{"error":"Account suspended","suspended":true}"#)
     }
@@ -239,7 +262,8 @@ import Testing
         defer { Task { await server.stop() } }
         let user = try await server.createUser("ada@example.com")
         let login = try await server.client.post(
-            "/api/auth/login", #"{"email":"ada@example.com","password":"\#(TestServer.password)"}"#,
+            "/api/auth/login",
+            #"{"email":"ada@example.com","password":"\#(TestServer.password)"}"#,
             headers: [("X-Forwarded-For", "198.51.100.7, 127.0.0.1")]
         )
         #expect(login.status == 200)
@@ -253,7 +277,8 @@ import Testing
         defer { Task { await server.stop() } }
         let user = try await server.createUser("ada@example.com")
         _ = try await server.client.post(
-            "/api/auth/login", #"{"email":"ada@example.com","password":"\#(TestServer.password)"}"#,
+            "/api/auth/login",
+            #"{"email":"ada@example.com","password":"\#(TestServer.password)"}"#,
             headers: [("X-Forwarded-For", "198.51.100.7")]
         )
         let sessions = try await server.core.store.sessions(userId: user.id, now: Date())

@@ -50,7 +50,14 @@ final class TestServer: Sendable {
     @discardableResult
     func createUser(_ email: String, role: Role = .user, password: String = TestServer.password) async throws -> User {
         try await core.accounts.create(
-            NewUser(email: email, password: password, firstName: "Test", lastName: "User", role: role, emailVerified: true)
+            NewUser(
+                email: email,
+                password: password,
+                firstName: "Test",
+                lastName: "User",
+                role: role,
+                emailVerified: true
+            )
         )
     }
 

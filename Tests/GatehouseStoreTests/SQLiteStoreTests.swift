@@ -56,8 +56,13 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         try await store.insertUser(user)
         let now = Date()
         let session = Session(
-            userId: user.id, tokenHash: "h1", createdAt: now, lastSeenAt: now, expiresAt: now.addingTimeInterval(60),
-            ip: "127.0.0.1", userAgent: "test"
+            userId: user.id,
+            tokenHash: "h1",
+            createdAt: now,
+            lastSeenAt: now,
+            expiresAt: now.addingTimeInterval(60),
+            ip: "127.0.0.1",
+            userAgent: "test"
         )
         try await store.insertSession(session, keepAtMost: 20)
         #expect(try await store.session(tokenHash: "h1", now: now)?.0.id == session.id)
@@ -75,7 +80,15 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         for i in 0..<25 {
             let at = start.addingTimeInterval(Double(i))
             try await store.insertSession(
-                Session(userId: user.id, tokenHash: "t\(i)", createdAt: at, lastSeenAt: at, expiresAt: at.addingTimeInterval(3600), ip: nil, userAgent: nil),
+                Session(
+                    userId: user.id,
+                    tokenHash: "t\(i)",
+                    createdAt: at,
+                    lastSeenAt: at,
+                    expiresAt: at.addingTimeInterval(3600),
+                    ip: nil,
+                    userAgent: nil
+                ),
                 keepAtMost: 20
             )
         }
@@ -92,7 +105,15 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         try await store.insertUser(bob)
         let now = Date()
         func session(_ user: User, _ hash: String) -> Session {
-            Session(userId: user.id, tokenHash: hash, createdAt: now, lastSeenAt: now, expiresAt: now.addingTimeInterval(3600), ip: nil, userAgent: nil)
+            Session(
+                userId: user.id,
+                tokenHash: hash,
+                createdAt: now,
+                lastSeenAt: now,
+                expiresAt: now.addingTimeInterval(3600),
+                ip: nil,
+                userAgent: nil
+            )
         }
         let a1 = session(ada, "a1")
         let a2 = session(ada, "a2")

@@ -6,7 +6,9 @@ public final class ChildProcess: Sendable {
     let process: Process
     private let buffer = OutputBuffer()
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws {
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil)
+        throws
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

@@ -13,7 +13,12 @@ public final class SMTPServer: Sendable {
         public var tls: (cert: String, key: String)?
         public var implicitTLS = false
         public var port = 0
-        public init(auth: (user: String, password: String)? = nil, tls: (cert: String, key: String)? = nil, implicitTLS: Bool = false, port: Int = 0) {
+        public init(
+            auth: (user: String, password: String)? = nil,
+            tls: (cert: String, key: String)? = nil,
+            implicitTLS: Bool = false,
+            port: Int = 0
+        ) {
             self.auth = auth
             self.tls = tls
             self.implicitTLS = implicitTLS
@@ -32,7 +37,9 @@ public final class SMTPServer: Sendable {
         if options.implicitTLS { arguments.append("--implicit-tls") }
         child = try ChildProcess(Paths.python, arguments)
         let line = try await child.waitForLine(containing: "READY", timeout: 20)
-        guard let port = Int(line.split(separator: " ").last ?? "") else { throw TestFailure("bad READY line: \(line)") }
+        guard let port = Int(line.split(separator: " ").last ?? "") else {
+            throw TestFailure("bad READY line: \(line)")
+        }
         self.port = port
     }
 
@@ -52,7 +59,9 @@ public final class SMTPServer: Sendable {
         return try files.map { file in
             let base = maildir.appendingPathComponent(String(file.dropLast(4)))
             let raw = try String(contentsOf: base.appendingPathExtension("eml"), encoding: .utf8)
-            let envelope = try JSONSerialization.jsonObject(with: Data(contentsOf: base.appendingPathExtension("json"))) as! [String: Any]
+            let envelope =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: base.appendingPathExtension("json")))
+                as! [String: Any]
             return Received(
                 raw: raw,
                 envelopeFrom: envelope["from"] as! String,

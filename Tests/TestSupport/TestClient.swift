@@ -55,14 +55,20 @@ public struct TestClient: Sendable {
         let response = try await Curl.shared.perform(
             CurlRequest(method: method, url: baseURL + path, headers: allHeaders, body: payload, timeout: 30)
         )
-        return Reply(status: response.status, headers: response.headers, body: String(decoding: response.body, as: UTF8.self))
+        return Reply(
+            status: response.status,
+            headers: response.headers,
+            body: String(decoding: response.body, as: UTF8.self)
+        )
     }
 
     public func get(_ path: String, bearer: String? = nil, headers: [(String, String)] = []) async throws -> Reply {
         try await request("GET", path, headers: headers, bearer: bearer)
     }
 
-    public func post(_ path: String, _ body: String? = nil, bearer: String? = nil, headers: [(String, String)] = []) async throws -> Reply {
+    public func post(_ path: String, _ body: String? = nil, bearer: String? = nil, headers: [(String, String)] = [])
+        async throws -> Reply
+    {
         try await request("POST", path, body: body ?? "", headers: headers, bearer: bearer)
     }
 

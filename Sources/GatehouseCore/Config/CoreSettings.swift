@@ -73,18 +73,29 @@ public struct CoreSettings: Sendable, Equatable {
 
         let hashing = root.section("passwordHashing")
         let argon2 = Argon2Parameters(
-            memoryKiB: try hashing.int("memory", default: Argon2Parameters.default.memoryKiB, in: 19 * 1024...4 * 1024 * 1024),
+            memoryKiB: try hashing.int(
+                "memory",
+                default: Argon2Parameters.default.memoryKiB,
+                in: 19 * 1024...4 * 1024 * 1024
+            ),
             iterations: try hashing.int("iterations", default: Argon2Parameters.default.iterations, in: 2...100),
             parallelism: try hashing.int("parallelism", default: Argon2Parameters.default.parallelism, in: 1...64)
         )
         let hashingSettings = PasswordHashing(
             argon2: argon2,
-            threads: try hashing.int("threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount), in: 1...256)
+            threads: try hashing.int(
+                "threads",
+                default: max(1, ProcessInfo.processInfo.activeProcessorCount),
+                in: 1...256
+            )
         )
 
         var plans: [PortalType: PlanLimits] = [:]
         for type in PortalType.allCases {
-            plans[type] = try PlanLimits.read(root.section("plans.\(type.rawValue)"), defaults: PlanLimits.defaults[type]!)
+            plans[type] = try PlanLimits.read(
+                root.section("plans.\(type.rawValue)"),
+                defaults: PlanLimits.defaults[type]!
+            )
         }
 
         let logLevel = try root.section("log").choice("level", default: LogLevel.info).rawValue

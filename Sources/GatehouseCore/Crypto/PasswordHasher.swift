@@ -36,7 +36,8 @@ public final class PasswordHasher: Sendable {
         self.pool = NIOThreadPool(numberOfThreads: max(1, threads))
         self.pool.start()
         self.dummyHash =
-            (try? Self.hash(password: Secrets.sessionToken(), salt: Secrets.randomBytes(16), parameters: parameters)) ?? ""
+            (try? Self.hash(password: Secrets.sessionToken(), salt: Secrets.randomBytes(16), parameters: parameters))
+            ?? ""
     }
 
     deinit {

@@ -23,8 +23,10 @@ public struct IPRange: Sendable, Equatable, CustomStringConvertible {
         if bytes.count == 4 {
             address = bytes.map(String.init).joined(separator: ".")
         } else {
-            address = stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
-                .joined(separator: ":")
+            address = stride(from: 0, to: 16, by: 2).map {
+                String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
+            }
+            .joined(separator: ":")
         }
         return prefixLength == bytes.count * 8 ? address : "\(address)/\(prefixLength)"
     }

@@ -46,7 +46,10 @@ public struct GatehouseError: Error, Sendable, Equatable, HTTPResponseError, Cus
         var members: [(String, JSONValue)] = [("error", .string(message))]
         if let details {
             members.append(
-                ("details", .array(details.map { .object([("field", .string($0.field)), ("message", .string($0.message))]) }))
+                (
+                    "details",
+                    .array(details.map { .object([("field", .string($0.field)), ("message", .string($0.message))]) })
+                )
             )
         }
         for key in extra.keys.sorted() { members.append((key, extra[key]!)) }
@@ -67,7 +70,9 @@ extension GatehouseError {
 
     public static func badRequest(_ message: String) -> GatehouseError { GatehouseError(.badRequest, message) }
     public static func forbidden(_ message: String) -> GatehouseError { GatehouseError(.forbidden, message) }
-    public static func notFound(_ message: String = "Not found") -> GatehouseError { GatehouseError(.notFound, message) }
+    public static func notFound(_ message: String = "Not found") -> GatehouseError {
+        GatehouseError(.notFound, message)
+    }
     public static func conflict(_ message: String) -> GatehouseError { GatehouseError(.conflict, message) }
     public static func unavailable(_ message: String) -> GatehouseError { GatehouseError(.serviceUnavailable, message) }
 

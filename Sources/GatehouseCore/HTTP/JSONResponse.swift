@@ -23,7 +23,8 @@ public struct JSONReply: ResponseGenerator, Sendable {
     public var headers: HTTPFields
     public var cookies: [Cookie]
 
-    public init(_ body: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], cookies: [Cookie] = []) {
+    public init(_ body: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], cookies: [Cookie] = [])
+    {
         self.body = body
         self.status = status
         self.headers = headers

@@ -37,7 +37,9 @@ public struct Accounts: Sendable {
     public func create(_ new: NewUser, clientIP: String? = nil) async throws -> User {
         let email = Validate.normalizedEmail(new.email)
         var issues: [FieldIssue] = []
-        if !Validate.isEmail(email) { issues.append(FieldIssue(field: "email", message: "must be a valid email address")) }
+        if !Validate.isEmail(email) {
+            issues.append(FieldIssue(field: "email", message: "must be a valid email address"))
+        }
         if let issue = Validate.name(new.firstName, field: "firstName") { issues.append(issue) }
         if let issue = Validate.name(new.lastName, field: "lastName") { issues.append(issue) }
         if new.password.isEmpty { issues.append(FieldIssue(field: "password", message: "must not be empty")) }

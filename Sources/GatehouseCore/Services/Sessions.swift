@@ -35,7 +35,9 @@ public struct Sessions: Sendable {
     }
 
     /// Starts a session for `user`; returns the token (shown to the client once) and the session.
-    public func create(for user: User, ip: String?, userAgent: String?) async throws -> (token: String, session: Session) {
+    public func create(for user: User, ip: String?, userAgent: String?) async throws -> (
+        token: String, session: Session
+    ) {
         let settings = self.settings()
         let now = self.now()
         let token = Secrets.sessionToken()

@@ -21,7 +21,9 @@ public enum Validate {
             guard !label.isEmpty, label.utf8.count <= 63, !label.hasPrefix("-"), !label.hasSuffix("-") else {
                 return false
             }
-            guard label.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-") })
+            guard
+                label.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-") }
+                )
             else { return false }
         }
         return labels.last!.allSatisfy(\.isLetter)

@@ -1,7 +1,6 @@
 import Foundation
 import GatehouseCore
 import HTTPTypes
-import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore

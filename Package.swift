@@ -16,6 +16,7 @@ let package = Package(
             traits: [.defaults, "YAML"]
         ),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -43,7 +44,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-            ]
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            resources: [.copy("Mail/Templates")]
         ),
         .target(
             name: "GatehouseStore",
@@ -67,7 +70,9 @@ let package = Package(
                 "Curl",
                 "AuthRoutes",
                 "EcliPanelRoutes",
+                "StellarStackRoutes",
                 "Policies",
+                "Mailers",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -81,7 +86,13 @@ let package = Package(
         // MARK: Modules (one target per folder under Plugins/)
         .target(name: "AuthRoutes", dependencies: ["GatehouseCore"], path: "Plugins/AuthRoutes"),
         .target(name: "EcliPanelRoutes", dependencies: ["GatehouseCore"], path: "Plugins/EcliPanelRoutes"),
+        .target(name: "StellarStackRoutes", dependencies: ["GatehouseCore"], path: "Plugins/StellarStackRoutes"),
         .target(name: "Policies", dependencies: ["GatehouseCore"], path: "Plugins/Policies"),
+        .target(
+            name: "Mailers",
+            dependencies: ["GatehouseCore", "Curl", .product(name: "Logging", package: "swift-log")],
+            path: "Plugins/Mailers"
+        ),
 
         // MARK: Executable
         .executableTarget(
@@ -95,7 +106,13 @@ let package = Package(
         // MARK: Tests
         .target(
             name: "TestSupport",
-            dependencies: ["Curl", "GatehouseCore"],
+            dependencies: [
+                "Curl", "GatehouseCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore", "TestSupport"]),
@@ -118,6 +135,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["gatehouse", "TestSupport"]),
+        .testTarget(name: "MailersTests", dependencies: ["Mailers", "TestSupport"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["gatehouse", "TestSupport", "GatehouseStore", "GatehouseCore"]
+        ),
     ]
 )

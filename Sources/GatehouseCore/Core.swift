@@ -7,10 +7,13 @@ import Synchronization
 public struct Runtime: Sendable {
     public let settings: CoreSettings
     public let modules: [any GatehouseModule]
+    /// The provider `mail.provider` names.
+    public let mailer: any MailProvider
 
-    public init(settings: CoreSettings, modules: [any GatehouseModule]) {
+    public init(settings: CoreSettings, modules: [any GatehouseModule], mailer: any MailProvider) {
         self.settings = settings
         self.modules = modules
+        self.mailer = mailer
     }
 
     public var policies: [any PolicyModule] { modules.compactMap { $0 as? any PolicyModule } }
@@ -26,6 +29,8 @@ public final class Core: Sendable {
     public let store: any GatehouseStore
     public let passwords: PasswordHasher
     public let logger: Logger
+    /// Wakes the outbox worker when mail is queued.
+    public let outboxNudge = Nudge()
     private let current: Mutex<Runtime>
 
     public init(store: any GatehouseStore, runtime: Runtime, logger: Logger) {
@@ -54,6 +59,8 @@ public final class Core: Sendable {
     }
 
     public var accounts: Accounts { Accounts(core: self) }
+
+    public var mail: MailService { MailService(core: self) }
 
     /// Asks every loaded policy, in config order; throws the first refusal.
     public func checkPolicies(_ input: PolicyInput) async throws {

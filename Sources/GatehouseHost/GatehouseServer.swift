@@ -62,7 +62,7 @@ public final class GatehouseServer: Sendable {
                 address: .hostname(settings.server.host, port: settings.server.port),
                 serverName: "Gatehouse"
             ),
-            services: services + [SessionSweeper(core: core)],
+            services: services + [SessionSweeper(core: core), OutboxWorker(core: core)],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.server.port
                 logger.notice("listening on \(settings.server.host):\(port)")

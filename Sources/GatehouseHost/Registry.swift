@@ -1,7 +1,9 @@
 import AuthRoutes
 import EcliPanelRoutes
 import GatehouseCore
+import Mailers
 import Policies
+import StellarStackRoutes
 
 /// Every module that exists. The config's `modules:` list says which of them load, in order.
 /// Adding a module: one new file or folder under `Plugins/`, and one line here.
@@ -9,7 +11,12 @@ public enum Registry {
     public static let all: [any GatehouseModule.Type] = [
         AuthRoutes.self,
         EcliPanelRoutes.self,
+        StellarStackRoutes.self,
         FeatureFlags.self,
+        LogMailer.self,
+        SMTPMailer.self,
+        ResendMailer.self,
+        SendGridMailer.self,
     ]
 
     /// Loaded when the config names none: every route and policy module.

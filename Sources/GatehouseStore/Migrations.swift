@@ -40,6 +40,23 @@ enum Migrations {
             }
             try db.create(index: "sessions_by_user", on: "sessions", columns: ["userId", "createdAt"])
         }
+        migrator.registerMigration("v2-mail-outbox") { db in
+            try db.create(table: "mail_outbox") { t in
+                t.primaryKey("id", .text)
+                t.column("to", .text).notNull()
+                t.column("subject", .text).notNull()
+                t.column("text", .text).notNull()
+                t.column("html", .text).notNull()
+                t.column("status", .text).notNull().defaults(to: "pending")
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("nextAttemptAt", .datetime).notNull()
+                t.column("lastError", .text)
+                t.column("messageId", .text)
+                t.column("createdAt", .datetime).notNull()
+                t.column("sentAt", .datetime)
+            }
+            try db.create(index: "mail_outbox_due", on: "mail_outbox", columns: ["status", "nextAttemptAt"])
+        }
         return migrator
     }
 }

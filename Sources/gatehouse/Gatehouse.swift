@@ -10,7 +10,7 @@ struct Gatehouse: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gatehouse",
         abstract: "The account service for game-server hosting panels.",
-        subcommands: [Serve.self, CheckConfig.self, Migrate.self, UserCommand.self],
+        subcommands: [Serve.self, CheckConfig.self, Migrate.self, UserCommand.self, MailCommand.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -165,6 +165,42 @@ struct CreateUser: AsyncParsableCommand {
             Terminal.fail("\(error.message)\(details)")
         } catch {
             Terminal.fail("\(error)")
+        }
+    }
+}
+
+struct MailCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mail",
+        abstract: "Mail.",
+        subcommands: [SendTestMail.self]
+    )
+}
+
+struct SendTestMail: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Send the test mail through the configured provider; print its message id."
+    )
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Recipient address.") var to: String
+
+    func run() async throws {
+        let runtime = try await options.load()
+        guard Validate.isEmail(to) else { Terminal.fail("--to: invalid email format") }
+        // notice: the log provider prints the mail at that level.
+        Terminal.bootstrapLogging(level: "notice")
+        let host: GatehouseServer
+        do {
+            host = try await GatehouseServer.boot(options.source, logger: Logger(label: "gatehouse"))
+        } catch {
+            Terminal.fail("cannot start: \(error)")
+        }
+        do {
+            let messageId = try await host.core.mail.sendTest(to: to)
+            print("sent through \(runtime.settings.mail.provider.rawValue): messageId \(messageId)")
+        } catch {
+            Terminal.fail("the test mail was not sent: \(error)")
         }
     }
 }

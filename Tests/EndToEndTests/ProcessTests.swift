@@ -30,7 +30,7 @@ import Testing
         let (status, output) = try await run(["check-config", "--config", shippedConfig])
         #expect(status == 0)
         #expect(output.contains("config OK"))
-        #expect(output.contains("routes.auth, routes.eclipanel, policy.flags"))
+        #expect(output.contains("routes.auth, routes.eclipanel, routes.stellarstack, policy.flags"))
     }
 
     @Test(arguments: [

@@ -32,6 +32,7 @@ public struct CoreSettings: Sendable, Equatable {
     public var passwordHashing: PasswordHashing
     public var plans: [PortalType: PlanLimits]
     public var adultAges: AdultAges
+    public var mail: MailSettings
     public var logLevel: String
 
     /// Reads and validates the core's keys from the root of the config.
@@ -108,6 +109,7 @@ public struct CoreSettings: Sendable, Equatable {
             passwordHashing: hashingSettings,
             plans: plans,
             adultAges: try AdultAges.read(root.section("policies.age")),
+            mail: try MailSettings.read(root.section("mail")),
             logLevel: logLevel
         )
     }

@@ -40,7 +40,7 @@ public protocol SessionStore: Sendable {
 }
 
 /// The whole store: every protocol above, plus health and schema.
-public protocol GatehouseStore: UserStore, SessionStore {
+public protocol GatehouseStore: UserStore, SessionStore, OutboxStore {
     /// Brings the schema up to date.
     func migrate() async throws
     /// Names of the migrations applied so far, in order.

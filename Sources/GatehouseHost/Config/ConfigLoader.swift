@@ -32,7 +32,12 @@ public enum ConfigLoader {
             EnvironmentVariablesProvider(
                 environmentVariables: source.environment.filter { $0.key.hasPrefix("GATEHOUSE_") },
                 secretsSpecifier: .dynamic { name, _ in name.hasSuffix("_PASSWORD") || name.hasSuffix("_KEY") }
-            ).prefixKeys(with: "gatehouse")
+            ).prefixKeys(with: "gatehouse"),
+            // StellarStack's names (EMAIL_PROVIDER, SMTP_HOST, ...), below ours.
+            EnvironmentVariablesProvider(
+                environmentVariables: stellarStackVariables(source.environment),
+                secretsSpecifier: .dynamic { name, _ in name.hasSuffix("_PASSWORD") || name.hasSuffix("_KEY") }
+            ).prefixKeys(with: "gatehouse"),
         ]
         var fileKeys: [String] = []
         if let path = source.filePath {
@@ -79,7 +84,11 @@ public enum ConfigLoader {
         }
         var modules: [any GatehouseModule] = []
         for id in settings?.modules ?? [] {
-            if let instance = instances[id] {
+            if let type = Registry.type(id: id), type.kind == .mail {
+                issues.append(
+                    ConfigIssue(path: "modules", message: "\"\(id)\" is a mail provider: choose it with mail.provider")
+                )
+            } else if let instance = instances[id] {
                 modules.append(instance)
             } else if Registry.type(id: id) == nil {
                 let known = Registry.all.map { $0.id }.joined(separator: ", ")
@@ -101,8 +110,42 @@ public enum ConfigLoader {
             issues.append(ConfigIssue(path: name, message: "unknown environment variable"))
         }
 
+        guard let mailer = instances["mail.\(settings.mail.provider.rawValue)"] as? any MailProvider else {
+            throw ConfigRefused(
+                issues: issues + [ConfigIssue(path: "mail.provider", message: "no such provider module")]
+            )
+        }
         guard issues.isEmpty else { throw ConfigRefused(issues: issues) }
-        return Runtime(settings: settings, modules: modules)
+        return Runtime(settings: settings, modules: modules, mailer: mailer)
+    }
+
+    /// StellarStack's mail variables, renamed to the `GATEHOUSE_` names they stand for.
+    /// `SMTP_SECURE=true` means TLS from the start; `false`, STARTTLS.
+    static func stellarStackVariables(_ environment: [String: String]) -> [String: String] {
+        let names = [
+            "EMAIL_PROVIDER": "GATEHOUSE_MAIL_PROVIDER",
+            "EMAIL_FROM": "GATEHOUSE_MAIL_FROM",
+            "RESEND_API_KEY": "GATEHOUSE_MAIL_RESEND_API_KEY",
+            "SENDGRID_API_KEY": "GATEHOUSE_MAIL_SENDGRID_API_KEY",
+            "SMTP_HOST": "GATEHOUSE_MAIL_SMTP_HOST",
+            "SMTP_PORT": "GATEHOUSE_MAIL_SMTP_PORT",
+            "SMTP_SECURE": "GATEHOUSE_MAIL_SMTP_SECURITY",
+            "SMTP_USER": "GATEHOUSE_MAIL_SMTP_USER",
+            "SMTP_PASS": "GATEHOUSE_MAIL_SMTP_PASSWORD",
+        ]
+        var renamed: [String: String] = [:]
+        for (theirs, ours) in names {
+            guard var value = environment[theirs] else { continue }
+            if theirs == "SMTP_SECURE" {
+                switch value.lowercased() {
+                case "true", "1", "yes": value = "tls"
+                case "false", "0", "no", "": value = "starttls"
+                default: break
+                }
+            }
+            renamed[ours] = value
+        }
+        return renamed
     }
 
     static func makeModule(_ type: any GatehouseModule.Type, _ root: ConfigSection) throws -> any GatehouseModule {

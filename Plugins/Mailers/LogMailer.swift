@@ -1,0 +1,23 @@
+import Foundation
+import GatehouseCore
+import Logging
+
+/// `mail.log`: writes each mail to the log instead of sending it. For development.
+public struct LogMailer: MailProvider {
+    public static let id = "mail.log"
+    public static let providerName = "log"
+
+    public init(config: ConfigSection) throws {}
+
+    public var isConfigured: Bool { true }
+
+    public var details: JSONValue { .object([]) }
+
+    public func send(_ message: MailMessage, from: MailAddress) async throws -> String {
+        let messageId = "log-\(Identifier.make())"
+        Logger(label: "gatehouse.mail").notice(
+            "mail (not sent: mail.provider is log)\nMessage-ID: \(messageId)\nFrom: \(from)\nTo: \(message.to)\nSubject: \(message.subject)\n\n\(message.text)"
+        )
+        return messageId
+    }
+}

@@ -1,0 +1,65 @@
+import GatehouseCore
+import Hummingbird
+
+/// `routes.stellarstack`: the StellarStack-style surface (CONTRACT §5). So far: the admin email
+/// routes.
+public struct StellarStackRoutes: RouteModule {
+    public static let id = "routes.stellarstack"
+
+    public init(config: ConfigSection) throws {}
+
+    static let adminRequired = GatehouseError.forbidden("Forbidden: Admin access required")
+
+    /// The caller, who must be an admin or rootAdmin.
+    static func requireAdmin(_ context: GatehouseContext) throws -> Principal {
+        let principal = try context.requirePrincipal()
+        guard principal.user.role.isAdmin else { throw adminRequired }
+        return principal
+    }
+
+    public static func mount(on router: RouterGroup<GatehouseContext>, core: Core) {
+        let email = router.group("api/account/admin/email")
+
+        email.get("status") { _, context in
+            _ = try requireAdmin(context)
+            let provider = core.mail.provider
+            var details: [(String, JSONValue)] = []
+            if case .object(let members) = provider.details { details = members }
+            details.append(("from", .string(core.settings.mail.from.description)))
+            return JSONReply(
+                .object([
+                    ("provider", .string(type(of: provider).providerName)),
+                    ("configured", .bool(provider.isConfigured)),
+                    ("details", .object(details)),
+                ])
+            )
+        }
+
+        email.post("test") { request, context in
+            _ = try requireAdmin(context)
+            let body = try await request.decodeJSON(JSONValue.self, context: context)
+            let address: String
+            switch body["email"] {
+            case nil, .null?:
+                throw GatehouseError.badRequest("Email address required")
+            case .string(let text)?:
+                let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !trimmed.isEmpty else { throw GatehouseError.badRequest("Email address required") }
+                guard Validate.isEmail(trimmed) else { throw GatehouseError.badRequest("Invalid email format") }
+                address = trimmed
+            default:
+                throw GatehouseError.badRequest("Invalid email format")
+            }
+            do {
+                let messageId = try await core.mail.sendTest(to: address)
+                return JSONReply(.object([("success", true), ("messageId", .string(messageId))]))
+            } catch let error as MailError {
+                context.logger.warning("test email failed: \(error.message)")
+                return JSONReply(
+                    .object([("success", false), ("error", .string(error.message))]),
+                    status: .init(code: core.settings.mail.testFailureStatus)
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+
+/// The `mail` section the core reads; each provider reads its own `mail.<provider>` section.
+public struct MailSettings: Sendable, Equatable {
+    public enum Provider: String, Sendable, CaseIterable {
+        case smtp, resend, sendgrid, log
+    }
+
+    public struct Outbox: Sendable, Equatable {
+        /// Delivery attempts before a mail is marked failed.
+        public var maxAttempts: Int
+        /// First retry delay in seconds; each further one doubles, up to `maxDelay`.
+        public var retryDelay: Int
+        public var maxDelay: Int
+        /// Deliveries in flight at once.
+        public var concurrency: Int
+    }
+
+    public var provider: Provider
+    public var from: MailAddress
+    /// The name mails speak of (`{{productName}}` in templates).
+    public var productName: String
+    public var testSubject: String
+    /// 502 (default) or 500: the status of a failed admin test send.
+    public var testFailureStatus: Int
+    public var outbox: Outbox
+
+    static func read(_ mail: ConfigSection) throws -> MailSettings {
+        let fromText = try mail.string("from", default: "gatehouse@localhost")
+        guard let from = MailAddress(parsing: fromText) ?? Self.localAddress(fromText) else {
+            throw mail.issue("from", "must be an email address, optionally with a name: \"Name <user@example.com>\"")
+        }
+        let failureStatus = try mail.int("testFailureStatus", default: 502, in: 500...502)
+        guard failureStatus == 500 || failureStatus == 502 else {
+            throw mail.issue("testFailureStatus", "must be 500 or 502, got \(failureStatus)")
+        }
+        let outbox = mail.section("outbox")
+        return MailSettings(
+            provider: try mail.choice("provider", default: Provider.log),
+            from: from,
+            productName: try mail.string("productName", default: "Gatehouse"),
+            testSubject: try mail.string("testSubject", default: "Gatehouse Email Test"),
+            testFailureStatus: failureStatus,
+            outbox: Outbox(
+                maxAttempts: try outbox.int("maxAttempts", default: 10, in: 1...100),
+                retryDelay: try outbox.int("retryDelay", default: 5, in: 1...3600),
+                maxDelay: try outbox.int("maxDelay", default: 3600, in: 1...86400),
+                concurrency: try outbox.int("concurrency", default: 4, in: 1...64)
+            )
+        )
+    }
+
+    /// `user@localhost`-style senders (the default) that the public-address check refuses.
+    static func localAddress(_ text: String) -> MailAddress? {
+        let parts = text.split(separator: "@")
+        guard parts.count == 2, !parts[0].isEmpty, parts[1] == "localhost" else { return nil }
+        return MailAddress(address: text)
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Synchronization
+
+/// A mail waiting in (or done with) the outbox.
+public struct OutboxMail: Sendable, Equatable {
+    public enum Status: String, Sendable, CaseIterable {
+        /// Waiting for `nextAttemptAt`.
+        case pending
+        /// Claimed by a delivery in progress.
+        case sending
+        /// Delivered: never sent again.
+        case sent
+        /// Given up: a permanent refusal, or out of attempts.
+        case failed
+    }
+
+    public var id: String
+    public var to: String
+    public var subject: String
+    public var text: String
+    public var html: String
+    public var status: Status
+    /// Delivery attempts started so far.
+    public var attempts: Int
+    public var nextAttemptAt: Date
+    public var lastError: String?
+    public var messageId: String?
+    public var createdAt: Date
+    public var sentAt: Date?
+
+    public init(message: MailMessage, now: Date) {
+        id = Identifier.make(now: now)
+        to = message.to
+        subject = message.subject
+        text = message.text
+        html = message.html
+        status = .pending
+        attempts = 0
+        nextAttemptAt = now
+        createdAt = now
+    }
+
+    public init(
+        id: String,
+        to: String,
+        subject: String,
+        text: String,
+        html: String,
+        status: Status,
+        attempts: Int,
+        nextAttemptAt: Date,
+        lastError: String?,
+        messageId: String?,
+        createdAt: Date,
+        sentAt: Date?
+    ) {
+        self.id = id
+        self.to = to
+        self.subject = subject
+        self.text = text
+        self.html = html
+        self.status = status
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.lastError = lastError
+        self.messageId = messageId
+        self.createdAt = createdAt
+        self.sentAt = sentAt
+    }
+
+    public var message: MailMessage { MailMessage(to: to, subject: subject, text: text, html: html) }
+}
+
+/// The outbox table, as the worker reaches it.
+public protocol OutboxStore: Sendable {
+    func enqueueMail(_ mail: OutboxMail) async throws
+    /// Atomically takes the oldest due pending mail: marks it `sending` and counts the attempt.
+    func claimDueMail(now: Date) async throws -> OutboxMail?
+    func recordMailSent(id: String, messageId: String, at: Date) async throws
+    func recordMailRetry(id: String, error: String, nextAttemptAt: Date) async throws
+    func recordMailFailed(id: String, error: String) async throws
+    /// Puts mails left `sending` by a process that died back to `pending`; returns how many.
+    @discardableResult func releaseClaimedMail() async throws -> Int
+    /// When the next pending mail is due, if any.
+    func nextMailDue() async throws -> Date?
+    func outboxMail(id: String) async throws -> OutboxMail?
+    func outboxMails() async throws -> [OutboxMail]
+}
+
+/// Wakes the outbox worker when a mail is queued, instead of waiting for its next poll.
+public final class Nudge: Sendable {
+    private let stream: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    public init() {
+        (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    public func signal() { continuation.yield() }
+
+    /// Returns after a signal or after `timeout`, whichever is first.
+    public func wait(timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [stream] in
+                var iterator = stream.makeAsyncIterator()
+                _ = await iterator.next()
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}

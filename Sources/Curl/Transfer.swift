@@ -5,7 +5,8 @@ import Foundation
 final class Transfer {
     private let handle: UnsafeMutableRawPointer
     private var lists: [UnsafeMutablePointer<curl_slist>] = []
-    private var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    /// libcurl writes its error text here during a transfer; it lives as long as the handle.
+    private let errorBuffer: UnsafeMutablePointer<CChar>
     /// Bytes received.
     fileprivate var received: [UInt8] = []
     /// Raw header lines received.
@@ -19,11 +20,14 @@ final class Transfer {
             throw CurlError(code: CURLE_FAILED_INIT, responseCode: 0, message: "curl_easy_init failed")
         }
         self.handle = handle
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
     }
 
     deinit {
         curl_easy_cleanup(handle)
         for list in lists { curl_slist_free_all(list) }
+        errorBuffer.deallocate()
     }
 
     private func set(_ option: CURLoption, _ value: Int) { _ = ccurl_setopt_long(handle, option, value) }
@@ -41,9 +45,7 @@ final class Transfer {
     /// Options every transfer shares: callbacks, error buffer, timeouts, no signals.
     private func prepare(timeout: Double) {
         let me = Unmanaged.passUnretained(self).toOpaque()
-        errorBuffer.withUnsafeMutableBufferPointer { buffer in
-            _ = ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, buffer.baseAddress)
-        }
+        _ = ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
         set(CURLOPT_NOSIGNAL, 1)
         set(CURLOPT_TIMEOUT_MS, Int(timeout * 1000))
         set(CURLOPT_CONNECTTIMEOUT_MS, Int(min(timeout, 10) * 1000))
@@ -90,12 +92,9 @@ final class Transfer {
     }
 
     private func run() throws {
-        let result = errorBuffer.withUnsafeMutableBufferPointer { buffer -> CURLcode in
-            _ = ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, buffer.baseAddress)
-            return curl_easy_perform(handle)
-        }
+        let result = curl_easy_perform(handle)
         guard result == CURLE_OK else {
-            let message = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let message = String(cString: errorBuffer)
             throw CurlError(code: result, responseCode: responseCode, message: message)
         }
     }

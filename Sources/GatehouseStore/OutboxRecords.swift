@@ -63,6 +63,12 @@ extension SQLiteStore {
         try await pool.write { db in try Self.enqueueMail(mail, in: db) }
     }
 
+    public func enqueueMails(_ mails: [OutboxMail]) async throws {
+        try await pool.write { db in
+            for mail in mails { try Self.enqueueMail(mail, in: db) }
+        }
+    }
+
     public func claimDueMail(now: Date) async throws -> OutboxMail? {
         try await pool.write { db in
             guard

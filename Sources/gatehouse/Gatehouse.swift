@@ -173,7 +173,7 @@ struct MailCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mail",
         abstract: "Mail.",
-        subcommands: [SendTestMail.self]
+        subcommands: [SendTestMail.self, QueueTestMail.self]
     )
 }
 
@@ -201,6 +201,32 @@ struct SendTestMail: AsyncParsableCommand {
             print("sent through \(runtime.settings.mail.provider.rawValue): messageId \(messageId)")
         } catch {
             Terminal.fail("the test mail was not sent: \(error)")
+        }
+    }
+}
+
+struct QueueTestMail: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue-test",
+        abstract: "Queue the test mail in the outbox; the running server delivers it.",
+        discussion: "Checks the outbox path end to end (and, with --count, measures it)."
+    )
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Recipient address.") var to: String
+    @Option(help: "How many copies to queue.") var count: Int = 1
+
+    func run() async throws {
+        _ = try await options.load()
+        guard Validate.isEmail(to) else { Terminal.fail("--to: invalid email format") }
+        guard (1...100_000).contains(count) else { Terminal.fail("--count must be between 1 and 100000") }
+        Terminal.bootstrapLogging(level: "warning")
+        do {
+            let host = try await GatehouseServer.boot(options.source, logger: Logger(label: "gatehouse"))
+            let message = try host.core.mail.testMessage(to: to)
+            try await host.core.mail.enqueue(Array(repeating: message, count: count))
+            print("queued \(count) test mail(s) for \(to)")
+        } catch {
+            Terminal.fail("cannot queue: \(error)")
         }
     }
 }

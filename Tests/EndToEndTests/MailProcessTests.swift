@@ -44,6 +44,19 @@ import Testing
         #expect(ParsedMail(received[0].raw).header("Message-ID") == "<\(messageId)>")
         #expect(ParsedMail(received[0].raw).header("Subject") == "Gatehouse Email Test")
 
+        // queue-test goes through the outbox of a running server.
+        let server = try ChildProcess(Paths.gatehouse.path, ["serve"], environment: env)
+        defer { server.stop() }
+        _ = try await server.waitForLine(containing: "listening on")
+        let (queued, queueOutput) = try await run(
+            ["mail", "queue-test", "--to", "y@example.test", "--count", "3"],
+            environment: env
+        )
+        #expect(queued == 0, "\(queueOutput)")
+        let all = try await smtp.waitForMessages(4)
+        #expect(all.dropFirst().allSatisfy { $0.envelopeTo == ["y@example.test"] })
+        server.stop()
+
         smtp.stop()
         let (failed, failure) = try await run(["mail", "test", "--to", "x@example.test"], environment: env)
         #expect(failed == 1)

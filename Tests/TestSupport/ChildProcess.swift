@@ -40,8 +40,8 @@ public final class ChildProcess: Sendable {
     public func waitForLine(containing marker: String, timeout: Double = 30) async throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let line = lines.first(where: { $0.contains(marker) }) { return line }
-            if !process.isRunning, let line = lines.first(where: { $0.contains(marker) }) { return line }
+            // Whole lines only: a line still arriving may be cut short.
+            if let line = buffer.completeLines.first(where: { $0.contains(marker) }) { return line }
             if !process.isRunning { break }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -95,4 +95,7 @@ final class OutputBuffer: Sendable {
     var lines: [String] {
         state.withLock { $0.lines + ($0.partial.isEmpty ? [] : [$0.partial]) }
     }
+
+    /// The lines that ended with a newline.
+    var completeLines: [String] { state.withLock { $0.lines } }
 }

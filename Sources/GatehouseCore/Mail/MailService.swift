@@ -39,10 +39,9 @@ public struct MailService: Sendable {
     /// The provider chosen by `mail.provider` in the config now in force.
     public var provider: any MailProvider { core.runtime.mailer }
 
-    /// Sends the test mail to `address` now, through the current provider; returns its message id.
-    public func sendTest(to address: String) async throws -> String {
+    /// The test mail for `address`, rendered from the `test` templates.
+    public func testMessage(to address: String) throws -> MailMessage {
         let settings = core.settings.mail
-        let provider = self.provider
         let body = try MailTemplates.shared.render(
             "test",
             [
@@ -51,7 +50,14 @@ public struct MailService: Sendable {
                 "sentAt": Timestamp.string(Date()),
             ]
         )
-        let message = MailMessage(to: address, subject: settings.testSubject, text: body.text, html: body.html)
+        return MailMessage(to: address, subject: settings.testSubject, text: body.text, html: body.html)
+    }
+
+    /// Sends the test mail to `address` now, through the current provider; returns its message id.
+    public func sendTest(to address: String) async throws -> String {
+        let settings = core.settings.mail
+        let provider = self.provider
+        let message = try testMessage(to: address)
         guard provider.isConfigured else {
             throw MailError(.notConfigured, "the \(type(of: provider).providerName) provider is not configured")
         }
@@ -60,8 +66,9 @@ public struct MailService: Sendable {
 
     /// Queues a mail for delivery; use the store's transaction-taking form to queue it with the
     /// change that causes it.
-    public func enqueue(_ message: MailMessage) async throws {
-        try await core.store.enqueueMail(OutboxMail(message: message, now: Date()))
+    public func enqueue(_ messages: [MailMessage]) async throws {
+        let now = Date()
+        try await core.store.enqueueMails(messages.map { OutboxMail(message: $0, now: now) })
         core.outboxNudge.signal()
     }
 }

@@ -74,6 +74,8 @@ public struct OutboxMail: Sendable, Equatable {
 /// The outbox table, as the worker reaches it.
 public protocol OutboxStore: Sendable {
     func enqueueMail(_ mail: OutboxMail) async throws
+    /// Queues several mails in one transaction.
+    func enqueueMails(_ mails: [OutboxMail]) async throws
     /// Atomically takes the oldest due pending mail: marks it `sending` and counts the attempt.
     func claimDueMail(now: Date) async throws -> OutboxMail?
     func recordMailSent(id: String, messageId: String, at: Date) async throws

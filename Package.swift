@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "GatehouseHostTests",
             dependencies: [
-                "GatehouseHost", "Policies", "TestSupport",
+                "GatehouseHost", "Policies", "Mailers", "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

@@ -74,3 +74,30 @@ enum HTTPDelivery {
         return text.isEmpty ? "no reason given" : text
     }
 }
+
+/// The settings every HTTP mail API shares: `apiKey`, `baseURL` (http or https, no trailing
+/// slash) and `timeout`, under `mail.<provider>`.
+struct HTTPProviderSettings: Sendable {
+    let apiKey: String?
+    let baseURL: String
+    let timeout: Int
+
+    init(_ section: ConfigSection, defaultBaseURL: String) throws {
+        apiKey = try section.optionalString("apiKey", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        var url = try section.string("baseURL", default: defaultBaseURL)
+        while url.hasSuffix("/") { url.removeLast() }
+        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+            throw section.issue("baseURL", "must be an http or https URL, got \"\(url)\"")
+        }
+        baseURL = url
+        timeout = try section.int("timeout", default: 30, in: 1...600)
+    }
+
+    var details: JSONValue { .object([("baseURL", .string(baseURL))]) }
+
+    /// The key, or a `notConfigured` error naming the setting.
+    func key(_ path: String) throws -> String {
+        guard let apiKey else { throw MailError(.notConfigured, "\(path).apiKey is not set") }
+        return apiKey
+    }
+}

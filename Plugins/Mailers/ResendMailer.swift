@@ -6,23 +6,18 @@ public struct ResendMailer: MailProvider {
     public static let id = "mail.resend"
     public static let providerName = "resend"
 
-    let apiKey: String?
-    public let baseURL: String
-    public let timeout: Int
+    let settings: HTTPProviderSettings
 
     public init(config: ConfigSection) throws {
-        let resend = config.section("mail.resend")
-        apiKey = try resend.optionalString("apiKey", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
-        baseURL = try HTTPURL.read(resend, "baseURL", default: "https://api.resend.com")
-        timeout = try resend.int("timeout", default: 30, in: 1...600)
+        settings = try HTTPProviderSettings(config.section("mail.resend"), defaultBaseURL: "https://api.resend.com")
     }
 
-    public var isConfigured: Bool { apiKey != nil }
+    public var isConfigured: Bool { settings.apiKey != nil }
 
-    public var details: JSONValue { .object([("baseURL", .string(baseURL))]) }
+    public var details: JSONValue { settings.details }
 
     public func send(_ message: MailMessage, from: MailAddress) async throws -> String {
-        guard let apiKey else { throw MailError(.notConfigured, "mail.resend.apiKey is not set") }
+        let apiKey = try settings.key("mail.resend")
         let body: JSONValue = .object([
             ("from", .string(from.description)),
             ("to", .array([.string(message.to)])),
@@ -31,10 +26,10 @@ public struct ResendMailer: MailProvider {
             ("text", .string(message.text)),
         ])
         let response = try await HTTPDelivery.post(
-            url: baseURL + "/emails",
+            url: settings.baseURL + "/emails",
             apiKey: apiKey,
             body: body,
-            timeout: Double(timeout),
+            timeout: Double(settings.timeout),
             provider: "Resend"
         )
         let reply = try? JSONDecoder().decode(JSONValue.self, from: Data(response.body))
@@ -42,17 +37,5 @@ public struct ResendMailer: MailProvider {
             throw MailError(.rejected, "Resend answered \(response.status) without an email id")
         }
         return id
-    }
-}
-
-/// A base URL setting: http or https, no trailing slash.
-enum HTTPURL {
-    static func read(_ section: ConfigSection, _ key: String, default defaultValue: String) throws -> String {
-        var value = try section.string(key, default: defaultValue)
-        while value.hasSuffix("/") { value.removeLast() }
-        guard let url = URL(string: value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-            throw section.issue(key, "must be an http or https URL, got \"\(value)\"")
-        }
-        return value
     }
 }

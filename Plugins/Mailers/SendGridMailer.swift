@@ -6,23 +6,18 @@ public struct SendGridMailer: MailProvider {
     public static let id = "mail.sendgrid"
     public static let providerName = "sendgrid"
 
-    let apiKey: String?
-    public let baseURL: String
-    public let timeout: Int
+    let settings: HTTPProviderSettings
 
     public init(config: ConfigSection) throws {
-        let sendgrid = config.section("mail.sendgrid")
-        apiKey = try sendgrid.optionalString("apiKey", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
-        baseURL = try HTTPURL.read(sendgrid, "baseURL", default: "https://api.sendgrid.com")
-        timeout = try sendgrid.int("timeout", default: 30, in: 1...600)
+        settings = try HTTPProviderSettings(config.section("mail.sendgrid"), defaultBaseURL: "https://api.sendgrid.com")
     }
 
-    public var isConfigured: Bool { apiKey != nil }
+    public var isConfigured: Bool { settings.apiKey != nil }
 
-    public var details: JSONValue { .object([("baseURL", .string(baseURL))]) }
+    public var details: JSONValue { settings.details }
 
     public func send(_ message: MailMessage, from: MailAddress) async throws -> String {
-        guard let apiKey else { throw MailError(.notConfigured, "mail.sendgrid.apiKey is not set") }
+        let apiKey = try settings.key("mail.sendgrid")
         var sender: [(String, JSONValue)] = [("email", .string(from.address))]
         if let name = from.name { sender.append(("name", .string(name))) }
         let body: JSONValue = .object([
@@ -38,10 +33,10 @@ public struct SendGridMailer: MailProvider {
             ),
         ])
         let response = try await HTTPDelivery.post(
-            url: baseURL + "/v3/mail/send",
+            url: settings.baseURL + "/v3/mail/send",
             apiKey: apiKey,
             body: body,
-            timeout: Double(timeout),
+            timeout: Double(settings.timeout),
             provider: "SendGrid"
         )
         guard let id = response.header("X-Message-Id"), !id.isEmpty else {

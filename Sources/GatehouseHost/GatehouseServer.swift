@@ -92,10 +92,8 @@ public final class GatehouseServer: Sendable {
     public func reload() async throws {
         let runtime = try await ConfigLoader.load(source)
         let old = core.runtime
-        var issues: [ConfigIssue] = []
-        for ((key, before), (_, after)) in zip(old.settings.restartOnly, runtime.settings.restartOnly)
-        where before != after {
-            issues.append(ConfigIssue(path: key, message: "changing this needs a restart"))
+        var issues = runtime.settings.restartRequired(comparedWith: old.settings).map {
+            ConfigIssue(path: $0, message: "changing this needs a restart")
         }
         let routeIDs = { (r: Runtime) in r.modules.filter { type(of: $0).kind == .routes }.map { type(of: $0).id } }
         if routeIDs(old) != routeIDs(runtime) {

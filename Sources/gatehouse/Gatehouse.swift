@@ -36,6 +36,16 @@ struct ConfigOptions: ParsableArguments {
         )
     }
 
+    /// Opens the store and builds the core (for commands that act on them), or exits 1.
+    func boot(logLevel: String) async -> GatehouseServer {
+        Terminal.bootstrapLogging(level: logLevel)
+        do {
+            return try await GatehouseServer.boot(source, logger: Logger(label: "gatehouse"))
+        } catch {
+            Terminal.fail("cannot start: \(error)")
+        }
+    }
+
     /// Loads and validates the config, or exits 1 naming every refused key.
     func load() async throws -> Runtime {
         do {
@@ -146,9 +156,8 @@ struct CreateUser: AsyncParsableCommand {
             Terminal.fail("no password: use --password, $GATEHOUSE_PASSWORD or standard input")
         }
         _ = try await options.load()
-        Terminal.bootstrapLogging(level: "warning")
+        let host = await options.boot(logLevel: "warning")
         do {
-            let host = try await GatehouseServer.boot(options.source, logger: Logger(label: "gatehouse"))
             let user = try await host.core.accounts.create(
                 NewUser(
                     email: email,
@@ -189,13 +198,7 @@ struct SendTestMail: AsyncParsableCommand {
         let runtime = try await options.load()
         guard Validate.isEmail(to) else { Terminal.fail("--to: invalid email format") }
         // notice: the log provider prints the mail at that level.
-        Terminal.bootstrapLogging(level: "notice")
-        let host: GatehouseServer
-        do {
-            host = try await GatehouseServer.boot(options.source, logger: Logger(label: "gatehouse"))
-        } catch {
-            Terminal.fail("cannot start: \(error)")
-        }
+        let host = await options.boot(logLevel: "notice")
         do {
             let messageId = try await host.core.mail.sendTest(to: to)
             print("sent through \(runtime.settings.mail.provider.rawValue): messageId \(messageId)")
@@ -219,9 +222,8 @@ struct QueueTestMail: AsyncParsableCommand {
         _ = try await options.load()
         guard Validate.isEmail(to) else { Terminal.fail("--to: invalid email format") }
         guard (1...100_000).contains(count) else { Terminal.fail("--count must be between 1 and 100000") }
-        Terminal.bootstrapLogging(level: "warning")
+        let host = await options.boot(logLevel: "warning")
         do {
-            let host = try await GatehouseServer.boot(options.source, logger: Logger(label: "gatehouse"))
             let message = try host.core.mail.testMessage(to: to)
             try await host.core.mail.enqueue(Array(repeating: message, count: count))
             print("queued \(count) test mail(s) for \(to)")

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import Mailers
 import Policies
 import TestSupport
 import Testing
@@ -72,6 +73,31 @@ func refusedPaths(_ yaml: String?, environment: [String: String] = [:]) async ->
         #expect(runtime.settings.plans[.free]?.servers == 2)
     }
 
+    @Test func stellarStackMailVariablesWorkAndOursWin() async throws {
+        let runtime = try await load(
+            nil,
+            environment: [
+                "EMAIL_PROVIDER": "smtp", "EMAIL_FROM": "Panel <panel@example.com>", "SMTP_HOST": "mail.example.com",
+                "SMTP_PORT": "465", "SMTP_SECURE": "true", "SMTP_USER": "u", "SMTP_PASS": "p",
+                "RESEND_API_KEY": "re_x", "GATEHOUSE_MAIL_SMTP_PORT": "2465",
+            ]
+        )
+        #expect(runtime.settings.mail.provider == .smtp)
+        #expect(runtime.settings.mail.from == MailAddress(name: "Panel", address: "panel@example.com"))
+        let smtp = try #require(runtime.mailer as? SMTPMailer)
+        #expect(smtp.host == "mail.example.com")
+        #expect(smtp.port == 2465)
+        #expect(smtp.security == .tls)
+        #expect(smtp.user == "u")
+        #expect(smtp.details.jsonString.contains("\"p\"") == false)
+        let starttls = try await load(
+            nil,
+            environment: ["EMAIL_PROVIDER": "smtp", "SMTP_HOST": "h", "SMTP_SECURE": "false"]
+        )
+        #expect((starttls.mailer as? SMTPMailer)?.security == .starttls)
+        #expect(await refusedPaths(nil, environment: ["SMTP_PORT": "many"]) == ["mail.smtp.port"])
+    }
+
     @Test func environmentNamesFollowSwiftConfiguration() {
         #expect(ConfigLoader.environmentName(forKey: "server.secureCookies") == "GATEHOUSE_SERVER_SECURE_COOKIES")
         #expect(
@@ -100,6 +126,13 @@ func refusedPaths(_ yaml: String?, environment: [String: String] = [:]) async ->
         ("log:\n  level: loud\n", "log.level"),
         ("features:\n  login: sometimes\n", "features.login"),
         ("- just\n- a list\n", "(file)"),
+        ("mail:\n  provider: pigeon\n", "mail.provider"),
+        ("mail:\n  from: not an address\n", "mail.from"),
+        ("mail:\n  testFailureStatus: 501\n", "mail.testFailureStatus"),
+        ("mail:\n  resend:\n    baseURL: ftp://example.com\n", "mail.resend.baseURL"),
+        ("mail:\n  smtp:\n    security: ssl\n", "mail.smtp.security"),
+        ("mail:\n  smtp:\n    caFile: /nonexistent/ca.pem\n", "mail.smtp.caFile"),
+        ("modules: [routes.auth, mail.smtp]\n", "modules"),
     ])
     func badConfigsAreRefusedNamingTheKey(yaml: String, path: String) async {
         #expect(await refusedPaths(yaml) == [path])

@@ -118,12 +118,14 @@ public struct CoreSettings: Sendable, Equatable {
         case trace, debug, info, notice, warning, error, critical
     }
 
-    /// The settings that take a restart to change; a reload that changes them is refused.
-    public var restartOnly: [(String, String)] {
-        [
-            ("server.host", server.host), ("server.port", String(server.port)),
-            ("database.path", database.path),
-            ("passwordHashing", "\(passwordHashing)"),
-        ]
+    /// The keys whose change takes a restart, among those that differ from `old`. A reload
+    /// that changes any of them is refused.
+    public func restartRequired(comparedWith old: CoreSettings) -> [String] {
+        var changed: [String] = []
+        if server.host != old.server.host { changed.append("server.host") }
+        if server.port != old.server.port { changed.append("server.port") }
+        if database != old.database { changed.append("database") }
+        if passwordHashing != old.passwordHashing { changed.append("passwordHashing") }
+        return changed
     }
 }

@@ -54,9 +54,7 @@ extension Request {
         }
         let trimmed = bytes.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
         guard trimmed.first == UInt8(ascii: "{") else {
-            throw GatehouseError.badRequest(
-                trimmed.isEmpty ? "Request body must be a JSON object" : "Request body must be a JSON object"
-            )
+            throw GatehouseError.badRequest("Request body must be a JSON object")
         }
         do {
             return try JSONDecoder.gatehouse.decode(T.self, from: Data(bytes))

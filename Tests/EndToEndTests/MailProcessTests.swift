@@ -83,10 +83,13 @@ import Testing
         )
         try await store.enqueueMail(waiting)
         let deadline = Date().addingTimeInterval(20)
-        while try await store.outboxMail(id: waiting.id)?.attempts ?? 0 < 1, Date() < deadline {
+        // Wait for a failed attempt to be recorded (the claim counts the attempt before it fails).
+        while try await store.outboxMail(id: waiting.id)?.lastError == nil, Date() < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(try await store.outboxMail(id: waiting.id)?.lastError != nil)
+        let failedOnce = try await store.outboxMail(id: waiting.id)
+        #expect(failedOnce?.lastError?.contains("connect") == true)
+        #expect(failedOnce?.status != .sent)
 
         // Killed outright, and a second mail left mid-delivery ("sending") as a dying process leaves it.
         first.signal(SIGKILL)

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 count=${1:-1000}
 make -s test-deps
-swift build -c release --product gatehouse --scratch-path .build-release >/dev/null
+swift build -c release --product gatehouse --scratch-path .build-release >/dev/null 2>&1
 binary=.build-release/release/gatehouse
 
 work=$(mktemp -d)
@@ -37,7 +37,7 @@ wait_for "$work/smtp.log" READY 20
 smtp_port=$(awk '/READY/ {print $2}' "$work/smtp.log")
 
 export GATEHOUSE_DATABASE_PATH="$work/gatehouse.sqlite"
-export GATEHOUSE_SERVER_HOST=127.0.0.1 GATEHOUSE_SERVER_PORT=0 GATEHOUSE_LOG_LEVEL=warning
+export GATEHOUSE_SERVER_HOST=127.0.0.1 GATEHOUSE_SERVER_PORT=0 GATEHOUSE_LOG_LEVEL=notice
 export GATEHOUSE_MAIL_PROVIDER=smtp GATEHOUSE_MAIL_FROM="Gatehouse <bench@example.test>"
 export GATEHOUSE_MAIL_SMTP_HOST=127.0.0.1 GATEHOUSE_MAIL_SMTP_PORT="$smtp_port" GATEHOUSE_MAIL_SMTP_SECURITY=none
 

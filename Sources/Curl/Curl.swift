@@ -7,8 +7,9 @@ import NIOPosix
 public final class Curl: Sendable {
     private let pool: NIOThreadPool
 
-    /// Shared client for the process.
-    public static let shared = Curl(threads: 4)
+    /// Shared client for the process. Transfers wait on the network, not the CPU, so the pool
+    /// is wide: it bounds how many deliveries can be in flight at once.
+    public static let shared = Curl(threads: 32)
 
     private static let globalInit: Void = {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))

@@ -45,7 +45,7 @@ public struct MailSettings: Sendable, Equatable {
                 maxAttempts: try outbox.int("maxAttempts", default: 10, in: 1...100),
                 retryDelay: try outbox.int("retryDelay", default: 5, in: 1...3600),
                 maxDelay: try outbox.int("maxDelay", default: 3600, in: 1...86400),
-                concurrency: try outbox.int("concurrency", default: 4, in: 1...64)
+                concurrency: try outbox.int("concurrency", default: 4, in: 1...32)
             )
         )
     }

@@ -28,15 +28,18 @@ public enum ConfigLoader {
     static let reservedVariables: Set<String> = ["GATEHOUSE_CONFIG", "GATEHOUSE_PASSWORD"]
 
     public static func load(_ source: ConfigSource) async throws -> Runtime {
+        let secrets = SecretsSpecifier<String, String>.dynamic { name, _ in
+            name.hasSuffix("_PASSWORD") || name.hasSuffix("_KEY")
+        }
         var providers: [any ConfigProvider] = [
             EnvironmentVariablesProvider(
                 environmentVariables: source.environment.filter { $0.key.hasPrefix("GATEHOUSE_") },
-                secretsSpecifier: .dynamic { name, _ in name.hasSuffix("_PASSWORD") || name.hasSuffix("_KEY") }
+                secretsSpecifier: secrets
             ).prefixKeys(with: "gatehouse"),
             // StellarStack's names (EMAIL_PROVIDER, SMTP_HOST, ...), below ours.
             EnvironmentVariablesProvider(
                 environmentVariables: stellarStackVariables(source.environment),
-                secretsSpecifier: .dynamic { name, _ in name.hasSuffix("_PASSWORD") || name.hasSuffix("_KEY") }
+                secretsSpecifier: secrets
             ).prefixKeys(with: "gatehouse"),
         ]
         var fileKeys: [String] = []

@@ -87,7 +87,11 @@ let package = Package(
         .target(name: "AuthRoutes", dependencies: ["GatehouseCore"], path: "Plugins/AuthRoutes"),
         .target(name: "EcliPanelRoutes", dependencies: ["GatehouseCore"], path: "Plugins/EcliPanelRoutes"),
         .target(name: "StellarStackRoutes", dependencies: ["GatehouseCore"], path: "Plugins/StellarStackRoutes"),
-        .target(name: "Policies", dependencies: ["GatehouseCore"], path: "Plugins/Policies"),
+        .target(
+            name: "Policies",
+            dependencies: ["GatehouseCore", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Plugins/Policies"
+        ),
         .target(
             name: "Mailers",
             dependencies: ["GatehouseCore", "Curl", .product(name: "Logging", package: "swift-log")],

@@ -12,8 +12,35 @@ public struct AuthRoutes: RouteModule {
         var password: String
     }
 
+    /// `{token}` from the link, or `{email, code}`.
+    struct VerifyRequest: Decodable {
+        var token: String?
+        var email: String?
+        var code: String?
+    }
+
     public static func mount(on router: RouterGroup<GatehouseContext>, core: Core) {
         let auth = router.group("api/auth")
+
+        auth.post("verify-email") { request, context in
+            let body = try await request.decodeJSON(VerifyRequest.self, context: context)
+            if let token = body.token {
+                try await core.accounts.verifyEmail(token: token)
+            } else if let email = body.email, let code = body.code {
+                try await core.accounts.verifyEmail(email: email, code: code)
+            } else {
+                throw GatehouseError.validation([
+                    FieldIssue(field: "token", message: "send the token from the link, or email and code")
+                ])
+            }
+            return JSONReply(.success)
+        }
+
+        auth.post("verify-email/resend") { _, context in
+            let principal = try context.requirePrincipal()
+            try await core.accounts.resendVerification(for: principal.user)
+            return JSONReply(.success)
+        }
 
         auth.post("login") { request, context in
             let body = try await request.decodeJSON(LoginRequest.self, context: context)

@@ -7,8 +7,44 @@ public struct EcliPanelRoutes: RouteModule {
 
     public init(config: ConfigSection) throws {}
 
+    /// The register body: EcliPanel's fields. Unknown fields are ignored.
+    struct RegisterRequest: Decodable {
+        var email: String
+        var password: String
+        var firstName: String
+        var lastName: String
+        var displayName: String?
+        var dateOfBirth: String?
+        var billingCountry: String?
+        var address: String?
+        var billingCity: String?
+        var billingState: String?
+        var billingZip: String?
+    }
+
     public static func mount(on router: RouterGroup<GatehouseContext>, core: Core) {
         let users = router.group("api/users")
+
+        users.post("register") { request, context in
+            let body = try await request.decodeJSON(RegisterRequest.self, context: context)
+            let user = try await core.accounts.register(
+                Registration(
+                    email: body.email,
+                    password: body.password,
+                    firstName: body.firstName,
+                    lastName: body.lastName,
+                    displayName: body.displayName,
+                    dateOfBirth: body.dateOfBirth,
+                    billingCountry: body.billingCountry,
+                    address: body.address,
+                    billingCity: body.billingCity,
+                    billingState: body.billingState,
+                    billingZip: body.billingZip
+                ),
+                clientIP: context.clientIP
+            )
+            return JSONReply(.object([("success", true), ("userId", .string(user.id))]), status: .created)
+        }
 
         // `me` is an alias for the caller. Staff and admins may read anyone; others only themselves.
         users.get(":id") { _, context in

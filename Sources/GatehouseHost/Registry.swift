@@ -13,6 +13,8 @@ public enum Registry {
         EcliPanelRoutes.self,
         StellarStackRoutes.self,
         FeatureFlags.self,
+        PasswordPolicy.self,
+        AgePolicy.self,
         LogMailer.self,
         SMTPMailer.self,
         ResendMailer.self,

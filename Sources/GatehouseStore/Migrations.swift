@@ -57,6 +57,17 @@ enum Migrations {
             }
             try db.create(index: "mail_outbox_due", on: "mail_outbox", columns: ["status", "nextAttemptAt"])
         }
+        migrator.registerMigration("v3-email-verifications") { db in
+            try db.create(table: "email_verifications") { t in
+                t.primaryKey("id", .text)
+                t.column("userId", .text).notNull().indexed().references("users", onDelete: .cascade)
+                t.column("tokenHash", .text).notNull().unique()
+                t.column("codeHash", .text).notNull()
+                t.column("expiresAt", .datetime).notNull()
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("createdAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }

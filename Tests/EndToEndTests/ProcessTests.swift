@@ -30,7 +30,11 @@ import Testing
         let (status, output) = try await run(["check-config", "--config", shippedConfig])
         #expect(status == 0)
         #expect(output.contains("config OK"))
-        #expect(output.contains("routes.auth, routes.eclipanel, routes.stellarstack, policy.flags"))
+        #expect(
+            output.contains(
+                "routes.auth, routes.eclipanel, routes.stellarstack, policy.flags, policy.password, policy.age"
+            )
+        )
     }
 
     @Test(arguments: [
@@ -73,7 +77,7 @@ import Testing
                 "user", "create", "--config", configPath, "--email", "ROOT@example.com", "--first-name", "R",
                 "--last-name", "A",
             ],
-            environment: environment.merging(["GATEHOUSE_PASSWORD": "x"]) { $1 }
+            environment: environment.merging(["GATEHOUSE_PASSWORD": "An0ther!pass"]) { $1 }
         )
         #expect(duplicate == 1)
         #expect(duplicateOutput.contains("Email already registered"))

@@ -47,7 +47,12 @@ func refusedPaths(_ yaml: String?, environment: [String: String] = [:]) async ->
         #expect(s.adultAges.adultAge(country: "OM") == 21 && s.adultAges.adultAge(country: "DE") == 18)
         #expect(s.plans[.free]?.servers == 1)
         #expect(fromFile.modules.map { type(of: $0).id } == Registry.defaultModules)
-        #expect(Registry.defaultModules == ["routes.auth", "routes.eclipanel", "routes.stellarstack", "policy.flags"])
+        #expect(
+            Registry.defaultModules == [
+                "routes.auth", "routes.eclipanel", "routes.stellarstack", "policy.flags", "policy.password",
+                "policy.age",
+            ]
+        )
     }
 
     @Test func theEnvironmentWinsOverTheFile() async throws {

@@ -23,7 +23,9 @@ func makeUser(_ email: String = "ada@example.com") -> User {
     @Test func migratesOnceInWALModeWithForeignKeys() async throws {
         let store = try await makeStore()
         try await store.migrate()  // a second run is a no-op
-        #expect(try await store.appliedMigrations() == ["v1-users-sessions", "v2-mail-outbox"])
+        #expect(
+            try await store.appliedMigrations() == ["v1-users-sessions", "v2-mail-outbox", "v3-email-verifications"]
+        )
         let (journal, foreignKeys) = try await store.pool.read { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))
         }

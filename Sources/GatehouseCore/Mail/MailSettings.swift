@@ -20,6 +20,8 @@ public struct MailSettings: Sendable, Equatable {
     public var from: MailAddress
     /// The name mails speak of (`{{productName}}` in templates).
     public var productName: String
+    /// The panel's address, for links in mails (`{panelURL}/verify-email?token=...`).
+    public var panelURL: String
     public var testSubject: String
     /// 502 (default) or 500: the status of a failed admin test send.
     public var testFailureStatus: Int
@@ -39,6 +41,7 @@ public struct MailSettings: Sendable, Equatable {
             provider: try mail.choice("provider", default: Provider.log),
             from: from,
             productName: try mail.string("productName", default: "Gatehouse"),
+            panelURL: try Self.readURL(mail, "panelURL", default: "http://localhost:3000"),
             testSubject: try mail.string("testSubject", default: "Gatehouse Email Test"),
             testFailureStatus: failureStatus,
             outbox: Outbox(
@@ -48,6 +51,15 @@ public struct MailSettings: Sendable, Equatable {
                 concurrency: try outbox.int("concurrency", default: 4, in: 1...32)
             )
         )
+    }
+
+    static func readURL(_ section: ConfigSection, _ key: String, default defaultValue: String) throws -> String {
+        var value = try section.string(key, default: defaultValue)
+        while value.hasSuffix("/") { value.removeLast() }
+        guard let url = URL(string: value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw section.issue(key, "must be an http or https URL, got \"\(value)\"")
+        }
+        return value
     }
 
     /// `user@localhost`-style senders (the default) that the public-address check refuses.

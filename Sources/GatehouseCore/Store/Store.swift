@@ -40,7 +40,7 @@ public protocol SessionStore: Sendable {
 }
 
 /// The whole store: every protocol above, plus health and schema.
-public protocol GatehouseStore: UserStore, SessionStore, OutboxStore {
+public protocol GatehouseStore: UserStore, SessionStore, OutboxStore, VerificationStore {
     /// Brings the schema up to date.
     func migrate() async throws
     /// Names of the migrations applied so far, in order.

@@ -1,0 +1,189 @@
+import Foundation
+
+/// What a visitor sends to open an account (EcliPanel's register body).
+public struct Registration: Sendable {
+    public var email: String
+    public var password: String
+    public var firstName: String
+    public var lastName: String
+    public var displayName: String?
+    public var dateOfBirth: String?
+    public var billingCountry: String?
+    public var address: String?
+    public var billingCity: String?
+    public var billingState: String?
+    public var billingZip: String?
+
+    public init(
+        email: String,
+        password: String,
+        firstName: String,
+        lastName: String,
+        displayName: String? = nil,
+        dateOfBirth: String? = nil,
+        billingCountry: String? = nil,
+        address: String? = nil,
+        billingCity: String? = nil,
+        billingState: String? = nil,
+        billingZip: String? = nil
+    ) {
+        self.email = email
+        self.password = password
+        self.firstName = firstName
+        self.lastName = lastName
+        self.displayName = displayName
+        self.dateOfBirth = dateOfBirth
+        self.billingCountry = billingCountry
+        self.address = address
+        self.billingCity = billingCity
+        self.billingState = billingState
+        self.billingZip = billingZip
+    }
+}
+
+extension Validate {
+    /// An ISO 3166-1 alpha-2 code (upper case), or the issue.
+    public static func country(_ code: String, field: String = "billingCountry") -> FieldIssue? {
+        Countries.isValid(code) ? nil : FieldIssue(field: field, message: "must be an ISO 3166-1 alpha-2 country code")
+    }
+
+    /// A `YYYY-MM-DD` date that exists and lies in the past, or the issue.
+    public static func dateOfBirth(_ text: String, now: Date = Date(), field: String = "dateOfBirth") -> FieldIssue? {
+        guard calendarDate(text) != nil, let age = age(dateOfBirth: text, now: now) else {
+            return FieldIssue(field: field, message: "must be a real date in YYYY-MM-DD format")
+        }
+        let today = Timestamp.string(now).prefix(10)
+        if text >= today || age > 150 { return FieldIssue(field: field, message: "must be a date in the past") }
+        return nil
+    }
+
+    /// An optional free-text field of at most `max` characters, or the issue.
+    public static func optionalText(_ value: String?, field: String, max: Int) -> FieldIssue? {
+        guard let value else { return nil }
+        if value.count > max { return FieldIssue(field: field, message: "must be at most \(max) characters") }
+        if value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) && $0 != "\n" }) {
+            return FieldIssue(field: field, message: "must not contain control characters")
+        }
+        return nil
+    }
+}
+
+extension Accounts {
+    public static let alreadyVerified = GatehouseError.badRequest("Email already verified")
+    public static let invalidVerification = GatehouseError.badRequest("Invalid or expired verification")
+
+    /// Opens an account: checks the fields, asks the register and password-set policies, and
+    /// stores the user with their email verification and its mail in one transaction.
+    public func register(_ form: Registration, clientIP: String?) async throws -> User {
+        let email = Validate.normalizedEmail(form.email)
+        let country = form.billingCountry?.trimmingCharacters(in: .whitespaces).uppercased()
+        var issues: [FieldIssue] = []
+        if !Validate.isEmail(email) {
+            issues.append(FieldIssue(field: "email", message: "must be a valid email address"))
+        }
+        if let issue = Validate.name(form.firstName, field: "firstName") { issues.append(issue) }
+        if let issue = Validate.name(form.lastName, field: "lastName") { issues.append(issue) }
+        if let displayName = form.displayName, let issue = Validate.name(displayName, field: "displayName") {
+            issues.append(issue)
+        }
+        if form.password.isEmpty { issues.append(FieldIssue(field: "password", message: "must not be empty")) }
+        if let country, let issue = Validate.country(country) { issues.append(issue) }
+        if let dateOfBirth = form.dateOfBirth, let issue = Validate.dateOfBirth(dateOfBirth) { issues.append(issue) }
+        for (value, field, max) in [
+            (form.address, "address", 200), (form.billingCity, "billingCity", 100),
+            (form.billingState, "billingState", 100), (form.billingZip, "billingZip", 20),
+        ] {
+            if let issue = Validate.optionalText(value, field: field, max: max) { issues.append(issue) }
+        }
+        guard issues.isEmpty else { throw GatehouseError.validation(issues) }
+
+        try await core.checkPolicies(
+            PolicyInput(
+                point: .register,
+                clientIP: clientIP,
+                email: email,
+                dateOfBirth: form.dateOfBirth,
+                billingCountry: country
+            )
+        )
+        try await core.checkPolicies(
+            PolicyInput(point: .passwordSet, clientIP: clientIP, email: email, password: form.password)
+        )
+
+        let user = User(
+            email: email,
+            passwordHash: try await core.passwords.hash(form.password),
+            firstName: form.firstName.trimmingCharacters(in: .whitespacesAndNewlines),
+            lastName: form.lastName.trimmingCharacters(in: .whitespacesAndNewlines),
+            displayName: form.displayName?.trimmingCharacters(in: .whitespacesAndNewlines),
+            address: form.address,
+            billingCity: form.billingCity,
+            billingState: form.billingState,
+            billingZip: form.billingZip,
+            billingCountry: country,
+            dateOfBirth: form.dateOfBirth
+        )
+        let (verification, mail) = try verificationMail(for: user)
+        do {
+            try await core.store.createAccount(user, verification: verification, mail: mail)
+        } catch StoreError.duplicate(field: "email") {
+            throw Self.emailTaken
+        }
+        core.outboxNudge.signal()
+        return user
+    }
+
+    /// A new verification for `user` and the mail that carries its code and link.
+    func verificationMail(for user: User) throws -> (EmailVerification, OutboxMail) {
+        let (verification, token, code) = EmailVerification.make(userId: user.id)
+        let settings = core.settings.mail
+        let body = try MailTemplates.shared.render(
+            "verify-email",
+            [
+                "productName": settings.productName, "code": code,
+                "link": "\(settings.panelURL)/verify-email?token=\(token)",
+            ]
+        )
+        let message = MailMessage(
+            to: user.email,
+            subject: "Confirm your email address for \(settings.productName)",
+            text: body.text,
+            html: body.html
+        )
+        return (verification, OutboxMail(message: message, now: Date()))
+    }
+
+    /// Verifies with the link's token.
+    public func verifyEmail(token: String) async throws {
+        let now = Date()
+        guard !token.isEmpty, token.utf8.count <= 256,
+            let verification = try await core.store.verification(tokenHash: Secrets.sha256Hex(token)),
+            verification.expiresAt > now
+        else { throw Self.invalidVerification }
+        try await core.store.completeVerification(userId: verification.userId)
+    }
+
+    /// Verifies with the 6-digit code mailed to `email`. Five wrong codes void the code.
+    public func verifyEmail(email: String, code: String) async throws {
+        let now = Date()
+        guard let user = try await core.store.user(email: Validate.normalizedEmail(email)),
+            let verification = try await core.store.verification(userId: user.id),
+            verification.expiresAt > now, verification.attempts < EmailVerification.maxAttempts
+        else { throw Self.invalidVerification }
+        guard code.count == 6, code.allSatisfy(\.isASCII), code.allSatisfy(\.isNumber),
+            Secrets.constantTimeEquals(EmailVerification.codeHash(userId: user.id, code: code), verification.codeHash)
+        else {
+            try await core.store.countVerificationAttempt(id: verification.id)
+            throw Self.invalidVerification
+        }
+        try await core.store.completeVerification(userId: user.id)
+    }
+
+    /// Sends a new code and link (the old ones stop working).
+    public func resendVerification(for user: User) async throws {
+        guard !user.emailVerified else { throw Self.alreadyVerified }
+        let (verification, mail) = try verificationMail(for: user)
+        try await core.store.replaceVerification(verification, mail: mail)
+        core.outboxNudge.signal()
+    }
+}

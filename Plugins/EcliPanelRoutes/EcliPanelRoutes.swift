@@ -25,6 +25,8 @@ public struct EcliPanelRoutes: RouteModule {
     public static func mount(on router: RouterGroup<GatehouseContext>, core: Core) {
         let users = router.group("api/users")
 
+        mountSessions(on: router.group("api/sessions"), core: core)
+
         users.post("register") { request, context in
             let body = try await request.decodeJSON(RegisterRequest.self, context: context)
             let user = try await core.accounts.register(
@@ -61,6 +63,64 @@ public struct EcliPanelRoutes: RouteModule {
                 user = found
             }
             return JSONReply(ProfileView.json(user, settings: core.settings))
+        }
+    }
+
+    struct LogoutRequest: Decodable {
+        var sessionId: String?
+    }
+
+    /// `/api/sessions`: list, log out one, log out all (CONTRACT §4).
+    static func mountSessions(on sessions: RouterGroup<GatehouseContext>, core: Core) {
+        sessions.get(":userId") { _, context in
+            let principal = try context.requirePrincipal()
+            var userId = try context.parameters.require("userId")
+            if userId == "me" { userId = principal.user.id }
+            if userId != principal.user.id {
+                guard principal.user.role.isAdmin else { throw GatehouseError.forbidden("Forbidden") }
+                guard try await core.accounts.user(id: userId) != nil else {
+                    throw GatehouseError.notFound("User not found")
+                }
+            }
+            let list = try await core.sessions.list(userId: userId)
+            return JSONReply(
+                .object([
+                    (
+                        "sessions",
+                        .array(
+                            list.map { session in
+                                .object([
+                                    ("id", .string(session.id)),
+                                    ("createdAt", .date(session.createdAt)),
+                                    ("lastSeenAt", .date(session.lastSeenAt)),
+                                    ("ip", .string(session.ip)),
+                                    ("userAgent", .string(session.userAgent)),
+                                    ("current", .bool(session.id == principal.sessionId)),
+                                ])
+                            }
+                        )
+                    )
+                ])
+            )
+        }
+
+        sessions.post("logout") { request, context in
+            let principal = try context.requireSession()
+            let body = try await request.decodeOptionalJSON(LogoutRequest.self, context: context)
+            if let sessionId = body?.sessionId, sessionId != principal.sessionId {
+                guard try await core.sessions.revoke(sessionId: sessionId, userId: principal.user.id) else {
+                    throw GatehouseError.notFound("Session not found")
+                }
+                return JSONReply(.success)
+            }
+            try await core.sessions.revoke(sessionId: principal.sessionId!, userId: principal.user.id)
+            return JSONReply(.success, cookies: [SessionCookie.clear(settings: core.settings)])
+        }
+
+        sessions.post("logout-all") { _, context in
+            let principal = try context.requireSession()
+            try await core.sessions.revokeAll(userId: principal.user.id)
+            return JSONReply(.success, cookies: [SessionCookie.clear(settings: core.settings)])
         }
     }
 }

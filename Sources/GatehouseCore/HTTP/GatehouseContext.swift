@@ -64,6 +64,21 @@ extension Request {
     }
 }
 
+extension Request {
+    /// Like `decodeJSON`, but an empty body (no bytes, or only whitespace) gives nil.
+    public func decodeOptionalJSON<T: Decodable>(_ type: T.Type, context: GatehouseContext) async throws -> T? {
+        var request = self
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw GatehouseError.payloadTooLarge
+        }
+        if buffer.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return nil }
+        return try await request.decodeJSON(type, context: context)
+    }
+}
+
 extension GatehouseError {
     /// The client-facing form of a decoding failure.
     public init(decoding error: DecodingError) {

@@ -89,7 +89,11 @@ let package = Package(
         .target(name: "StellarStackRoutes", dependencies: ["GatehouseCore"], path: "Plugins/StellarStackRoutes"),
         .target(
             name: "Policies",
-            dependencies: ["GatehouseCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "GatehouseCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             path: "Plugins/Policies"
         ),
         .target(

@@ -39,7 +39,7 @@ public struct AgePolicy: PolicyModule {
         country.flatMap { minimumAges[$0] } ?? minimumAge
     }
 
-    public func decide(_ input: PolicyInput) async -> PolicyDecision {
+    public func decide(_ input: PolicyInput, core: Core) async -> PolicyDecision {
         guard input.point == .register else { return .allow }
         guard let dateOfBirth = input.dateOfBirth else {
             if let country = input.billingCountry, requireDateOfBirthIn.contains(country) {

@@ -22,7 +22,7 @@ public struct FeatureFlags: PolicyModule {
         sshKeys = try features.bool("sshKeys", default: true)
     }
 
-    public func decide(_ input: PolicyInput) async -> PolicyDecision {
+    public func decide(_ input: PolicyInput, core: Core) async -> PolicyDecision {
         switch input.point {
         case .register where !registration:
             return .deny(.unavailable("Registration is currently disabled"))

@@ -42,7 +42,7 @@ public struct PasswordPolicy: PolicyModule {
         }
     }
 
-    public func decide(_ input: PolicyInput) async -> PolicyDecision {
+    public func decide(_ input: PolicyInput, core: Core) async -> PolicyDecision {
         guard input.point == .passwordSet, let password = input.password else { return .allow }
         let problems = self.problems(password, email: input.email)
         return problems.isEmpty

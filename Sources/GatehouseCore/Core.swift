@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Logging
 import Synchronization
 
@@ -31,6 +32,8 @@ public final class Core: Sendable {
     public let logger: Logger
     /// Wakes the outbox worker when mail is queued.
     public let outboxNudge = Nudge()
+    /// Rate-limit counters and locks; they outlive reloads.
+    public let rateLimits: any RateLimitStore = InMemoryRateLimits()
     private let current: Mutex<Runtime>
 
     public init(store: any GatehouseStore, runtime: Runtime, logger: Logger) {
@@ -62,10 +65,23 @@ public final class Core: Sendable {
 
     public var mail: MailService { MailService(core: self) }
 
-    /// Asks every loaded policy, in config order; throws the first refusal.
-    public func checkPolicies(_ input: PolicyInput) async throws {
+    /// Asks every loaded policy, in config order; throws the first refusal, else returns the
+    /// headers the policies want on the response.
+    @discardableResult
+    public func checkPolicies(_ input: PolicyInput) async throws -> HTTPFields {
+        var headers = HTTPFields()
         for policy in runtime.policies {
-            if case .deny(let error) = await policy.decide(input) { throw error }
+            switch await policy.decide(input, core: self) {
+            case .allow: continue
+            case .allowWithHeaders(let more): headers.append(contentsOf: more)
+            case .deny(let error): throw error
+            }
         }
+        return headers
+    }
+
+    /// Tells every loaded policy of an event.
+    public func recordPolicyEvent(_ event: PolicyEvent) async {
+        for policy in runtime.policies { await policy.record(event, core: self) }
     }
 }

@@ -15,6 +15,7 @@ public enum Registry {
         FeatureFlags.self,
         PasswordPolicy.self,
         AgePolicy.self,
+        RateLimitPolicy.self,
         LogMailer.self,
         SMTPMailer.self,
         ResendMailer.self,

@@ -50,7 +50,7 @@ func refusedPaths(_ yaml: String?, environment: [String: String] = [:]) async ->
         #expect(
             Registry.defaultModules == [
                 "routes.auth", "routes.eclipanel", "routes.stellarstack", "policy.flags", "policy.password",
-                "policy.age",
+                "policy.age", "policy.ratelimit",
             ]
         )
     }

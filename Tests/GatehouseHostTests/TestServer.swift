@@ -28,6 +28,8 @@ final class TestServer: Sendable {
             "GATEHOUSE_SERVER_HOST": "127.0.0.1",
             "GATEHOUSE_SERVER_PORT": "0",
             "GATEHOUSE_DATABASE_PATH": directory.appendingPathComponent("data/gatehouse.sqlite").path,
+            // The suites register many accounts from 127.0.0.1; RateLimitTests set their own limits.
+            "GATEHOUSE_POLICIES_RATE_LIMIT_REGISTER_LIMIT": "100000",
         ]
         env.merge(environment) { $1 }
         var logger = Logger(label: "gatehouse-test")

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 
 /// What a module is: its id's first component (`routes.eclipanel` is a route module).
@@ -74,11 +75,27 @@ public struct PolicyInput: Sendable {
 
 public enum PolicyDecision: Sendable, Equatable {
     case allow
-    /// Refuse, with the error the client gets (status and message).
+    /// Allow, and add these headers to the response (e.g. `X-RateLimit-Remaining`).
+    case allowWithHeaders(HTTPFields)
+    /// Refuse, with the error the client gets (status, message, headers).
     case deny(GatehouseError)
 }
 
+/// Something that happened that a policy may count (failed sign-ins for a lockout).
+public enum PolicyEvent: Sendable, Equatable {
+    case loginFailed(email: String)
+    case loginSucceeded(email: String)
+}
+
 /// A rule consulted at the decision points, in the order the config lists the policies.
+/// Policies keep no state of their own (an instance lives until the next reload): counters
+/// live in `core.rateLimits`.
 public protocol PolicyModule: GatehouseModule {
-    func decide(_ input: PolicyInput) async -> PolicyDecision
+    func decide(_ input: PolicyInput, core: Core) async -> PolicyDecision
+    /// Told of events; the default ignores them.
+    func record(_ event: PolicyEvent, core: Core) async
+}
+
+extension PolicyModule {
+    public func record(_ event: PolicyEvent, core: Core) async {}
 }

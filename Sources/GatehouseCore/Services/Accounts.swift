@@ -73,12 +73,15 @@ public struct Accounts: Sendable {
         let email = Validate.normalizedEmail(email)
         guard let user = try await core.store.user(email: email) else {
             await core.passwords.verifyDummy(password)
+            await core.recordPolicyEvent(.loginFailed(email: email))
             throw Self.invalidCredentials
         }
         guard await core.passwords.verify(password, against: user.passwordHash) else {
+            await core.recordPolicyEvent(.loginFailed(email: email))
             throw Self.invalidCredentials
         }
         if user.suspended { throw GatehouseError.suspended }
+        await core.recordPolicyEvent(.loginSucceeded(email: email))
         return user
     }
 

@@ -51,9 +51,11 @@ struct RequestPolicyMiddleware: RouterMiddleware {
         context: GatehouseContext,
         next: (Request, GatehouseContext) async throws -> Response
     ) async throws -> Response {
-        try await core.checkPolicies(
+        let headers = try await core.checkPolicies(
             PolicyInput(point: .request, clientIP: context.clientIP, principal: context.principal)
         )
-        return try await next(request, context)
+        var response = try await next(request, context)
+        response.headers.append(contentsOf: headers)
+        return response
     }
 }

@@ -19,8 +19,30 @@ public struct AuthRoutes: RouteModule {
         var code: String?
     }
 
+    struct ForgotRequest: Decodable {
+        var email: String
+    }
+
+    struct ResetRequest: Decodable {
+        var token: String
+        var password: String
+    }
+
     public static func mount(on router: RouterGroup<GatehouseContext>, core: Core) {
         let auth = router.group("api/auth")
+
+        // Always the same answer, whether or not the email has an account.
+        auth.post("password/forgot") { request, context in
+            let body = try await request.decodeJSON(ForgotRequest.self, context: context)
+            try await core.accounts.requestPasswordReset(email: body.email)
+            return JSONReply(.success)
+        }
+
+        auth.post("password/reset") { request, context in
+            let body = try await request.decodeJSON(ResetRequest.self, context: context)
+            try await core.accounts.resetPassword(token: body.token, password: body.password)
+            return JSONReply(.success)
+        }
 
         auth.post("verify-email") { request, context in
             let body = try await request.decodeJSON(VerifyRequest.self, context: context)

@@ -68,6 +68,15 @@ enum Migrations {
                 t.column("createdAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v4-password-resets") { db in
+            try db.create(table: "password_resets") { t in
+                t.primaryKey("id", .text)
+                t.column("userId", .text).notNull().indexed().references("users", onDelete: .cascade)
+                t.column("tokenHash", .text).notNull().unique()
+                t.column("expiresAt", .datetime).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -24,7 +24,9 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         let store = try await makeStore()
         try await store.migrate()  // a second run is a no-op
         #expect(
-            try await store.appliedMigrations() == ["v1-users-sessions", "v2-mail-outbox", "v3-email-verifications"]
+            try await store.appliedMigrations() == [
+                "v1-users-sessions", "v2-mail-outbox", "v3-email-verifications", "v4-password-resets",
+            ]
         )
         let (journal, foreignKeys) = try await store.pool.read { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))

@@ -137,20 +137,13 @@ extension Accounts {
     func verificationMail(for user: User) throws -> (EmailVerification, OutboxMail) {
         let (verification, token, code) = EmailVerification.make(userId: user.id)
         let settings = core.settings.mail
-        let body = try MailTemplates.shared.render(
+        let mail = try mail(
             "verify-email",
-            [
-                "productName": settings.productName, "code": code,
-                "link": "\(settings.panelURL)/verify-email?token=\(token)",
-            ]
-        )
-        let message = MailMessage(
             to: user.email,
             subject: "Confirm your email address for \(settings.productName)",
-            text: body.text,
-            html: body.html
+            values: ["code": code, "link": "\(settings.panelURL)/verify-email?token=\(token)"]
         )
-        return (verification, OutboxMail(message: message, now: Date()))
+        return (verification, mail)
     }
 
     /// Verifies with the link's token.

@@ -40,7 +40,9 @@ public protocol SessionStore: Sendable {
 }
 
 /// The whole store: every protocol above, plus health and schema.
-public protocol GatehouseStore: UserStore, SessionStore, OutboxStore, VerificationStore {
+public protocol GatehouseStore: UserStore, SessionStore, OutboxStore, VerificationStore,
+    PasswordResetStore
+{
     /// Brings the schema up to date.
     func migrate() async throws
     /// Names of the migrations applied so far, in order.

@@ -1,0 +1,53 @@
+import Foundation
+
+extension Accounts {
+    public static let invalidReset = GatehouseError.badRequest("Invalid or expired reset token")
+
+    /// Mails a reset link when `email` belongs to an account; answers the same either way.
+    public func requestPasswordReset(email: String) async throws {
+        guard let user = try await core.store.user(email: Validate.normalizedEmail(email)), !user.suspended else {
+            return
+        }
+        let (reset, token) = PasswordReset.make(userId: user.id)
+        let settings = core.settings.mail
+        let mail = try mail(
+            "password-reset",
+            to: user.email,
+            subject: "Reset your \(settings.productName) password",
+            values: ["link": "\(settings.panelURL)/reset-password?token=\(token)"]
+        )
+        try await core.store.createPasswordReset(reset, mail: mail)
+        core.outboxNudge.signal()
+    }
+
+    /// Sets a new password with a reset token; every session of the account ends.
+    public func resetPassword(token: String, password: String) async throws {
+        guard !token.isEmpty, token.utf8.count <= 256,
+            let reset = try await core.store.passwordReset(tokenHash: Secrets.sha256Hex(token)),
+            reset.expiresAt > Date(),
+            let user = try await core.store.user(id: reset.userId)
+        else { throw Self.invalidReset }
+        if password.isEmpty { throw GatehouseError.validation(field: "password", "must not be empty") }
+        try await core.checkPolicies(PolicyInput(point: .passwordSet, email: user.email, password: password))
+        let notice = try mail(
+            "password-changed",
+            to: user.email,
+            subject: "Your \(core.settings.mail.productName) password was changed",
+            values: [:]
+        )
+        try await core.store.completePasswordReset(
+            userId: user.id,
+            passwordHash: try await core.passwords.hash(password),
+            notice: notice
+        )
+        core.outboxNudge.signal()
+    }
+
+    /// An outbox mail from the `name` templates, with `productName` among the values.
+    func mail(_ name: String, to: String, subject: String, values: [String: String]) throws -> OutboxMail {
+        var values = values
+        values["productName"] = core.settings.mail.productName
+        let body = try MailTemplates.shared.render(name, values)
+        return OutboxMail(message: MailMessage(to: to, subject: subject, text: body.text, html: body.html), now: Date())
+    }
+}

@@ -27,6 +27,15 @@ public struct EcliPanelRoutes: RouteModule {
 
         mountSessions(on: router.group("api/sessions"), core: core)
 
+        users.put(":id") { request, context in
+            let principal = try context.requirePrincipal()
+            var id = try context.parameters.require("id")
+            if id == "me" { id = principal.user.id }
+            let body = try await request.decodeJSON(JSONValue.self, context: context)
+            let user = try await core.accounts.update(id, by: principal, changes: try ProfileChangesReader.read(body))
+            return JSONReply(ProfileView.json(user, settings: core.settings))
+        }
+
         users.post("register") { request, context in
             let body = try await request.decodeJSON(RegisterRequest.self, context: context)
             let user = try await core.accounts.register(
@@ -122,5 +131,81 @@ public struct EcliPanelRoutes: RouteModule {
             try await core.sessions.revokeAll(userId: principal.user.id)
             return JSONReply(.success, cookies: [SessionCookie.clear(settings: core.settings)])
         }
+    }
+}
+
+/// Turns a PUT body into `ProfileChanges`: each field's type checked and named, `null` clearing
+/// optional fields, fields nobody may set refused with 403 naming them.
+enum ProfileChangesReader {
+    static let readOnly = [
+        "id", "createdAt", "emailVerified", "twoFactorEnabled", "age", "isChildAccount", "passwordHash", "limits",
+    ]
+
+    static func read(_ body: JSONValue) throws -> ProfileChanges {
+        guard case .object = body else { throw GatehouseError.badRequest("Request body must be a JSON object") }
+        for field in readOnly where body[field] != nil {
+            throw GatehouseError.forbidden("\(field) cannot be changed")
+        }
+        var changes = ProfileChanges()
+        var issues: [FieldIssue] = []
+        func string(_ field: String) -> String? {
+            switch body[field] {
+            case nil: return nil
+            case .string(let value)?: return value
+            default:
+                issues.append(FieldIssue(field: field, message: "must be a string"))
+                return nil
+            }
+        }
+        func optionalString(_ field: String) -> String?? {
+            switch body[field] {
+            case nil: return nil
+            case .null?: return .some(nil)
+            case .string(let value)?: return .some(value)
+            default:
+                issues.append(FieldIssue(field: field, message: "must be a string or null"))
+                return nil
+            }
+        }
+        changes.firstName = string("firstName")
+        changes.lastName = string("lastName")
+        changes.displayName = optionalString("displayName")
+        changes.address = optionalString("address")
+        changes.billingCity = optionalString("billingCity")
+        changes.billingState = optionalString("billingState")
+        changes.billingZip = optionalString("billingZip")
+        changes.billingCountry = optionalString("billingCountry")
+        changes.dateOfBirth = optionalString("dateOfBirth")
+        changes.email = string("email")
+        changes.password = string("password")
+        changes.currentPassword = string("currentPassword")
+        switch body["settings"] {
+        case nil: break
+        case .object(let settings)?: changes.settings = settings
+        default: issues.append(FieldIssue(field: "settings", message: "must be an object"))
+        }
+        if let role = string("role") {
+            if let value = Role(rawValue: role) {
+                changes.role = value
+            } else {
+                issues.append(FieldIssue(field: "role", message: "must be one of user, staff, admin, rootAdmin"))
+            }
+        }
+        if let portalType = string("portalType") {
+            if let value = PortalType(rawValue: portalType) {
+                changes.portalType = value
+            } else {
+                issues.append(
+                    FieldIssue(field: "portalType", message: "must be one of free, paid, educational, enterprise")
+                )
+            }
+        }
+        switch body["suspended"] {
+        case nil: break
+        case .bool(let value)?: changes.suspended = value
+        default: issues.append(FieldIssue(field: "suspended", message: "must be true or false"))
+        }
+        guard issues.isEmpty else { throw GatehouseError.validation(issues) }
+        return changes
     }
 }

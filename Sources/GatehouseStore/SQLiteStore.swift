@@ -70,6 +70,32 @@ public final class SQLiteStore: GatehouseStore {
         try await pool.read { db in try UserRecord.fetchCount(db) }
     }
 
+    public func count(role: Role) async throws -> Int {
+        try await pool.read { db in try UserRecord.filter(Column("role") == role.rawValue).fetchCount(db) }
+    }
+
+    public func applyAccountChange(_ change: AccountChange) async throws {
+        let record = UserRecord(change.user)
+        do {
+            try await pool.write { db in
+                guard try UserRecord.exists(db, key: record.id) else { throw StoreError.notFound }
+                try record.update(db)
+                if let keep = change.endSessionsExcept {
+                    var sessions = SessionRecord.filter(Column("userId") == record.id)
+                    if let keep { sessions = sessions.filter(Column("id") != keep) }
+                    try sessions.deleteAll(db)
+                }
+                if let verification = change.verification {
+                    try VerificationRecord.filter(Column("userId") == record.id).deleteAll(db)
+                    try VerificationRecord(verification).insert(db)
+                }
+                for mail in change.mails { try Self.enqueueMail(mail, in: db) }
+            }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw StoreError.duplicate(field: Self.column(of: error) ?? "id")
+        }
+    }
+
     // MARK: Sessions
 
     public func insertSession(_ session: Session, keepAtMost: Int) async throws {

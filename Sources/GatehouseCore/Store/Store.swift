@@ -19,6 +19,10 @@ public protocol UserStore: Sendable {
     /// Looks up by email, case-insensitively.
     func user(email: String) async throws -> User?
     func userCount() async throws -> Int
+    /// How many users hold `role`.
+    func count(role: Role) async throws -> Int
+    /// Writes an account change (user, sessions to end, verification, mails) in one transaction.
+    func applyAccountChange(_ change: AccountChange) async throws
 }
 
 /// Login sessions, looked up by the SHA-256 of their token.

@@ -1,0 +1,205 @@
+import Foundation
+
+/// A change to a profile. `nil` leaves a field alone; `.some(nil)` clears an optional one.
+public struct ProfileChanges: Sendable {
+    public var firstName: String?
+    public var lastName: String?
+    public var displayName: String??
+    public var address: String??
+    public var billingCity: String??
+    public var billingState: String??
+    public var billingZip: String??
+    public var billingCountry: String??
+    public var dateOfBirth: String??
+    /// Top-level keys replace the stored ones; a key set to `null` is removed.
+    public var settings: [(String, JSONValue)]?
+    public var email: String?
+    public var password: String?
+    public var currentPassword: String?
+    public var role: Role?
+    public var portalType: PortalType?
+    public var suspended: Bool?
+
+    public init() {}
+}
+
+/// Everything one account change writes, in one transaction.
+public struct AccountChange: Sendable {
+    public var user: User
+    /// End the user's sessions, all but this one (`.some(nil)`: all of them).
+    public var endSessionsExcept: String??
+    /// A new email verification (replacing the user's others).
+    public var verification: EmailVerification?
+    public var mails: [OutboxMail]
+
+    public init(
+        user: User,
+        endSessionsExcept: String?? = nil,
+        verification: EmailVerification? = nil,
+        mails: [OutboxMail] = []
+    ) {
+        self.user = user
+        self.endSessionsExcept = endSessionsExcept
+        self.verification = verification
+        self.mails = mails
+    }
+}
+
+extension Accounts {
+    public static let wrongCurrentPassword = GatehouseError.forbidden("Current password is incorrect")
+
+    /// The settings keys a user may set on themself; admins may set any.
+    public static let userSettingsKeys: Set<String> = ["theme", "locale", "editor", "notifications"]
+
+    /// Applies `changes` to `targetId` on behalf of `actor`, with every rule of CONTRACT §1 and
+    /// §4: who may change whom, which fields need an admin, the current password for email and
+    /// password, the role rules, the settings whitelist.
+    public func update(_ targetId: String, by actor: Principal, changes: ProfileChanges) async throws -> User {
+        let isSelf = targetId == actor.user.id
+        let isAdmin = actor.user.role.isAdmin
+        guard isSelf || isAdmin else { throw GatehouseError.forbidden("Forbidden") }
+        guard var user = try await core.store.user(id: targetId) else {
+            throw GatehouseError.notFound("User not found")
+        }
+        if !isAdmin {
+            for (field, present) in [
+                ("role", changes.role != nil), ("portalType", changes.portalType != nil),
+                ("suspended", changes.suspended != nil),
+            ] where present {
+                throw GatehouseError.forbidden("Only admins may change \(field)")
+            }
+        }
+        if changes.email != nil || changes.password != nil {
+            guard actor.sessionId != nil else { throw GatehouseError.requiresSession }
+        }
+
+        var issues: [FieldIssue] = []
+        if let value = changes.firstName {
+            if let issue = Validate.name(value, field: "firstName") {
+                issues.append(issue)
+            } else {
+                user.firstName = value
+            }
+        }
+        if let value = changes.lastName {
+            if let issue = Validate.name(value, field: "lastName") {
+                issues.append(issue)
+            } else {
+                user.lastName = value
+            }
+        }
+        if let value = changes.displayName {
+            if let value, let issue = Validate.name(value, field: "displayName") {
+                issues.append(issue)
+            } else {
+                user.displayName = value
+            }
+        }
+        for (value, field, max, keyPath) in [
+            (changes.address, "address", 200, \User.address),
+            (changes.billingCity, "billingCity", 100, \User.billingCity),
+            (changes.billingState, "billingState", 100, \User.billingState),
+            (changes.billingZip, "billingZip", 20, \User.billingZip),
+        ] as [(String??, String, Int, WritableKeyPath<User, String?>)] {
+            guard let value else { continue }
+            if let issue = Validate.optionalText(value, field: field, max: max) {
+                issues.append(issue)
+            } else {
+                user[keyPath: keyPath] = value
+            }
+        }
+        if let value = changes.billingCountry {
+            let code = value?.trimmingCharacters(in: .whitespaces).uppercased()
+            if let code, let issue = Validate.country(code) { issues.append(issue) } else { user.billingCountry = code }
+        }
+        if let value = changes.dateOfBirth {
+            if let value, let issue = Validate.dateOfBirth(value) {
+                issues.append(issue)
+            } else {
+                user.dateOfBirth = value
+            }
+        }
+        if let settings = changes.settings {
+            for (key, value) in settings {
+                if !isAdmin && !Self.userSettingsKeys.contains(key) {
+                    issues.append(FieldIssue(field: "settings.\(key)", message: "is not a setting you may change"))
+                } else if value == .null {
+                    user.settings[key] = nil
+                } else {
+                    user.settings[key] = value
+                }
+            }
+        }
+        var email: String?
+        if let value = changes.email {
+            let normalized = Validate.normalizedEmail(value)
+            if Validate.isEmail(normalized) {
+                email = normalized
+            } else {
+                issues.append(FieldIssue(field: "email", message: "must be a valid email address"))
+            }
+        }
+        if let password = changes.password, password.isEmpty {
+            issues.append(FieldIssue(field: "password", message: "must not be empty"))
+        }
+        guard issues.isEmpty else { throw GatehouseError.validation(issues) }
+
+        if let role = changes.role, role != user.role {
+            try await checkRoleChange(of: user, to: role, by: actor)
+            user.role = role
+        }
+        if let portalType = changes.portalType { user.portalType = portalType }
+        if let suspended = changes.suspended {
+            if suspended && isSelf { throw GatehouseError.forbidden("You cannot suspend yourself") }
+            user.suspended = suspended
+        }
+
+        var change = AccountChange(user: user)
+        if email != nil || changes.password != nil {
+            guard let current = changes.currentPassword, !current.isEmpty else {
+                throw GatehouseError.validation(field: "currentPassword", "is required to change email or password")
+            }
+            guard await core.passwords.verify(current, against: actor.user.passwordHash) else {
+                throw Self.wrongCurrentPassword
+            }
+        }
+        if let email, email != user.email {
+            change.user.email = email
+            change.user.emailVerified = false
+            let (verification, mail) = try verificationMail(for: change.user)
+            change.verification = verification
+            change.mails.append(mail)
+        }
+        if let password = changes.password {
+            try await core.checkPolicies(PolicyInput(point: .passwordSet, email: change.user.email, password: password))
+            change.user.passwordHash = try await core.passwords.hash(password)
+            change.endSessionsExcept = .some(isSelf ? actor.sessionId : nil)
+            change.mails.append(
+                try mail(
+                    "password-changed",
+                    to: change.user.email,
+                    subject: "Your \(core.settings.mail.productName) password was changed",
+                    values: [:]
+                )
+            )
+        }
+        change.user.updatedAt = Date()
+        do {
+            try await core.store.applyAccountChange(change)
+        } catch StoreError.duplicate(field: "email") {
+            throw Self.emailTaken
+        }
+        if !change.mails.isEmpty { core.outboxNudge.signal() }
+        return change.user
+    }
+
+    /// Only a rootAdmin grants or revokes admin and rootAdmin; the last rootAdmin stays one.
+    func checkRoleChange(of user: User, to role: Role, by actor: Principal) async throws {
+        if (role.isAdmin || user.role.isAdmin) && actor.user.role != .rootAdmin {
+            throw GatehouseError.forbidden("Only a rootAdmin may grant or revoke admin roles")
+        }
+        if user.role == .rootAdmin, role != .rootAdmin, try await core.store.count(role: .rootAdmin) <= 1 {
+            throw GatehouseError.forbidden("The last rootAdmin cannot be demoted")
+        }
+    }
+}

@@ -34,7 +34,7 @@ import Testing
 
         let wrongMethodWithParameter = try await server.client.request("PATCH", "/api/users/someone")
         #expect(wrongMethodWithParameter.status == 405)
-        #expect(wrongMethodWithParameter.header("Allow") == "GET")
+        #expect(wrongMethodWithParameter.header("Allow") == "GET, PUT")
     }
 
     /// Every kind of bad body answers 4xx with a JSON error, never 5xx.

@@ -86,7 +86,11 @@ extension SQLiteStore {
     public func recordMailSent(id: String, messageId: String, at: Date) async throws {
         try await pool.write { db in
             try db.execute(
-                sql: "UPDATE mail_outbox SET status = 'sent', messageId = ?, sentAt = ?, lastError = NULL WHERE id = ?",
+                // The body goes once delivered: it may hold a link token, useless to keep.
+                sql: """
+                    UPDATE mail_outbox SET status = 'sent', messageId = ?, sentAt = ?, lastError = NULL,
+                        text = '', html = '' WHERE id = ?
+                    """,
                 arguments: [messageId, at, id]
             )
         }

@@ -17,6 +17,8 @@ public final class SQLiteStore: GatehouseStore {
         configuration.busyMode = .timeout(busyTimeout)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Deleted rows (used tokens, mail bodies) are overwritten, not left in free pages.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
     }
@@ -27,6 +29,11 @@ public final class SQLiteStore: GatehouseStore {
 
     public func appliedMigrations() async throws -> [String] {
         try await pool.read { db in try Migrations.migrator.appliedMigrations(db) }
+    }
+
+    /// Copies the WAL into the database file and empties it.
+    public func checkpoint() async throws {
+        try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
     }
 
     public func ping() async throws {

@@ -1,0 +1,61 @@
+import Foundation
+import GatehouseCore
+import GatehouseStore
+import TestSupport
+import Testing
+
+@testable import GatehouseHost
+
+@Suite struct SecretsAtRestTests {
+    /// The database files' bytes, after a checkpoint.
+    func databaseBytes(_ server: TestServer) async throws -> Data {
+        try await (server.core.store as! SQLiteStore).checkpoint()
+        let path = server.directory.appendingPathComponent("data/gatehouse.sqlite").path
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        for suffix in ["-wal", "-shm"] {
+            if let more = try? Data(contentsOf: URL(fileURLWithPath: path + suffix)) { data.append(more) }
+        }
+        return data
+    }
+
+    @Test func noPasswordOrTokenIsStoredInClear() async throws {
+        let server = try await TestServer()
+        defer { Task { await server.stop() } }
+        let password = "Unique!Passw0rd-\(UUID().uuidString.prefix(8))"
+        let registered = try await server.client.post(
+            "/api/users/register",
+            registration(["email": "secret@example.com", "password": .string(password)])
+        )
+        #expect(registered.status == 201)
+        let token = try await server.client.login("secret@example.com", password)
+        #expect(
+            try await server.client.post("/api/auth/password/forgot", #"{"email":"secret@example.com"}"#).status == 200
+        )
+        // The log provider delivers the queued mails; their bodies (with link tokens) are then dropped.
+        let deadline = Date().addingTimeInterval(10)
+        while try await server.core.store.outboxMails().contains(where: { $0.status != .sent }), Date() < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let mails = try await server.core.store.outboxMails()
+        #expect(mails.count == 2 && mails.allSatisfy { $0.status == .sent && $0.text.isEmpty && $0.html.isEmpty })
+
+        let bytes = try await databaseBytes(server)
+        for secret in [password, token] {
+            #expect(bytes.range(of: Data(secret.utf8)) == nil, "found \(secret) in the database")
+        }
+        // What is there instead: the hashes.
+        #expect(bytes.range(of: Data(Secrets.sha256Hex(token).utf8)) != nil)
+    }
+
+    @Test func fiftyConcurrentLoginsOfOneUserAllSucceed() async throws {
+        let server = try await TestServer(yaml: "sessions:\n  maxPerUser: 100\n")
+        defer { Task { await server.stop() } }
+        let user = try await server.createUser("ada@example.com")
+        let tokens = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<50 { group.addTask { try await server.client.login("ada@example.com", TestServer.password) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(Set(tokens).count == 50)
+        #expect(try await server.core.store.sessions(userId: user.id, now: Date()).count == 50)
+    }
+}

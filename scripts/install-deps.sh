@@ -2,9 +2,13 @@
 # Installs the Debian packages Gatehouse needs, only when some are missing.
 #   scripts/install-deps.sh          what building and running need
 #   scripts/install-deps.sh --test   also what the test suite needs
+#   scripts/install-deps.sh --bench  also the load generator for the benchmarks
 set -euo pipefail
 
 packages=(libcurl4-openssl-dev libsqlite3-dev libargon2-dev)
+if [[ "${1:-}" == "--bench" ]]; then
+    packages+=(wrk curl)
+fi
 if [[ "${1:-}" == "--test" ]]; then
     # argon2: the reference CLI for the hashing known-answer test; openssl: throw-away TLS
     # certificates; curl: scripts and benchmarks.

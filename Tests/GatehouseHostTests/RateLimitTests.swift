@@ -76,8 +76,10 @@ import Testing
         #expect(limited.status == 429)
         #expect(limited.body == #"{"error":"Too many requests, slow down"}"#)
         #expect(limited.header("Retry-After") != nil)
-        // Anonymous callers have their own budget (one used by the login).
-        #expect(try await server.client.get("/api/users/me").status == 401)
+        // Anonymous callers have their own budget (one used by the login); errors carry the headers too.
+        let anonymous = try await server.client.get("/api/users/me")
+        #expect(anonymous.status == 401)
+        #expect(anonymous.header("X-RateLimit-Remaining") == "1")
         // Health checks are not counted.
         for _ in 0..<5 { #expect(try await server.client.get("/health").status == 200) }
     }

@@ -54,8 +54,13 @@ struct RequestPolicyMiddleware: RouterMiddleware {
         let headers = try await core.checkPolicies(
             PolicyInput(point: .request, clientIP: context.clientIP, principal: context.principal)
         )
-        var response = try await next(request, context)
-        response.headers.append(contentsOf: headers)
-        return response
+        do {
+            var response = try await next(request, context)
+            response.headers.append(contentsOf: headers)
+            return response
+        } catch var error as GatehouseError {
+            error.headers.append(contentsOf: headers)
+            throw error
+        }
     }
 }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Request throughput of the release build: GET /api/users/me with a Bearer session token
+# against the bare GET /health, in the same run, with wrk on loopback.
+#   benchmarks/http.sh [seconds] [connections]
+# The general rate limit is lifted for the run (it would otherwise answer 429 after 600).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${1:-10}
+connections=${2:-32}
+scripts/install-deps.sh --bench
+swift build -c release --product gatehouse --scratch-path .build-release >/dev/null 2>&1
+binary=.build-release/release/gatehouse
+
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+    [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+export GATEHOUSE_DATABASE_PATH="$work/gatehouse.sqlite"
+export GATEHOUSE_SERVER_HOST=127.0.0.1 GATEHOUSE_SERVER_PORT=0 GATEHOUSE_LOG_LEVEL=notice
+export GATEHOUSE_POLICIES_RATE_LIMIT_GENERAL_LIMIT=1000000000
+GATEHOUSE_PASSWORD='Bench!mark1' "$binary" user create --config etc/gatehouse.yaml \
+    --email bench@example.test --first-name Bench --last-name Mark >/dev/null
+
+"$binary" serve --config etc/gatehouse.yaml >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 300); do grep -q "listening on" "$work/server.log" && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/server.log" | head -1)
+[[ -n "$port" ]] || { cat "$work/server.log" >&2; exit 1; }
+base="http://127.0.0.1:$port"
+
+token=$(curl -sf -X POST "$base/api/auth/login" -H 'Content-Type: application/json' \
+    -d '{"email":"bench@example.test","password":"Bench!mark1"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+[[ -n "$token" ]] || { echo "login failed" >&2; exit 1; }
+
+rps() { # wrk arguments...
+    wrk -t2 -c"$connections" -d"${seconds}s" --latency "$@" | tee -a "$work/wrk.log" |
+        awk '/Requests\/sec/ {print $2}'
+}
+bare=$(rps "$base/health")
+me=$(rps -H "Authorization: Bearer $token" "$base/api/users/me")
+non2xx=$(grep -c "Non-2xx" "$work/wrk.log" || true)
+awk -v b="$bare" -v m="$me" -v c="$connections" -v s="$seconds" -v n="$non2xx" 'BEGIN {
+    printf "wrk, %d connections, %d s each (release build, loopback)\n", c, s
+    printf "  GET /health (bare route):        %10.0f requests/s\n", b
+    printf "  GET /api/users/me (Bearer token): %10.0f requests/s\n", m
+    printf "  ratio me/bare: %.2f%s\n", m / b, (n > 0 ? "   (some replies were not 2xx!)" : "")
+}'

@@ -23,8 +23,8 @@ trap cleanup EXIT
 
 export GATEHOUSE_DATABASE_PATH="$work/gatehouse.sqlite"
 export GATEHOUSE_SERVER_HOST=127.0.0.1 GATEHOUSE_SERVER_PORT=0 GATEHOUSE_LOG_LEVEL=notice
-export GATEHOUSE_POLICIES_RATE_LIMIT_GENERAL_LIMIT=1000000000
-GATEHOUSE_PASSWORD='Bench!mark1' "$binary" user create --config etc/gatehouse.yaml \
+export GATEHOUSE_POLICIES_RATE_LIMIT_GENERAL_LIMIT=10000000
+GATEHOUSE_PASSWORD='Load!Test42' "$binary" user create --config etc/gatehouse.yaml \
     --email bench@example.test --first-name Bench --last-name Mark >/dev/null
 
 "$binary" serve --config etc/gatehouse.yaml >"$work/server.log" 2>&1 &
@@ -35,7 +35,7 @@ port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/server.log" 
 base="http://127.0.0.1:$port"
 
 token=$(curl -sf -X POST "$base/api/auth/login" -H 'Content-Type: application/json' \
-    -d '{"email":"bench@example.test","password":"Bench!mark1"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+    -d '{"email":"bench@example.test","password":"Load!Test42"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 [[ -n "$token" ]] || { echo "login failed" >&2; exit 1; }
 
 rps() { # wrk arguments...

@@ -29,6 +29,31 @@ struct UserRecord: Codable, FetchableRecord, PersistableRecord {
     var createdAt: Date
     var updatedAt: Date
 
+    /// Reads the columns by name (faster than the Codable path on every authenticated request).
+    init(row: Row) throws {
+        id = row["id"]
+        email = row["email"]
+        passwordHash = row["passwordHash"]
+        firstName = row["firstName"]
+        lastName = row["lastName"]
+        displayName = row["displayName"]
+        role = row["role"]
+        portalType = row["portalType"]
+        emailVerified = row["emailVerified"]
+        twoFactorEnabled = row["twoFactorEnabled"]
+        suspended = row["suspended"]
+        settings = row["settings"]
+        address = row["address"]
+        billingCity = row["billingCity"]
+        billingState = row["billingState"]
+        billingZip = row["billingZip"]
+        billingCountry = row["billingCountry"]
+        dateOfBirth = row["dateOfBirth"]
+        avatarUrl = row["avatarUrl"]
+        createdAt = row["createdAt"]
+        updatedAt = row["updatedAt"]
+    }
+
     init(_ user: User) {
         id = user.id
         email = user.email
@@ -66,7 +91,8 @@ struct UserRecord: Codable, FetchableRecord, PersistableRecord {
             emailVerified: emailVerified,
             twoFactorEnabled: twoFactorEnabled,
             suspended: suspended,
-            settings: (try? JSONDecoder().decode([String: JSONValue].self, from: Data(settings.utf8))) ?? [:],
+            settings: settings == "{}"
+                ? [:] : (try? JSONDecoder().decode([String: JSONValue].self, from: Data(settings.utf8))) ?? [:],
             address: address,
             billingCity: billingCity,
             billingState: billingState,
@@ -92,6 +118,17 @@ struct SessionRecord: Codable, FetchableRecord, PersistableRecord {
     var expiresAt: Date
     var ip: String?
     var userAgent: String?
+
+    init(row: Row) throws {
+        id = row["id"]
+        userId = row["userId"]
+        tokenHash = row["tokenHash"]
+        createdAt = row["createdAt"]
+        lastSeenAt = row["lastSeenAt"]
+        expiresAt = row["expiresAt"]
+        ip = row["ip"]
+        userAgent = row["userAgent"]
+    }
 
     init(_ session: Session) {
         id = session.id

@@ -25,7 +25,7 @@ struct PasswordResetRecord: Codable, FetchableRecord, PersistableRecord {
 
 extension SQLiteStore {
     public func createPasswordReset(_ reset: PasswordReset, mail: OutboxMail) async throws {
-        try await pool.write { db in
+        try await accountWrite { db in
             try PasswordResetRecord(reset).insert(db)
             try Self.enqueueMail(mail, in: db)
         }
@@ -37,7 +37,7 @@ extension SQLiteStore {
     }
 
     public func completePasswordReset(userId: String, passwordHash: String, notice: OutboxMail) async throws {
-        try await pool.write { db in
+        try await accountWrite { db in
             try db.execute(
                 sql: "UPDATE users SET passwordHash = ?, updatedAt = ? WHERE id = ?",
                 arguments: [passwordHash, Date(), userId]

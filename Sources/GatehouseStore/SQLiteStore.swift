@@ -7,6 +7,14 @@ import GatehouseCore
 /// This is the only place that writes SQL.
 public final class SQLiteStore: GatehouseStore {
     let pool: DatabasePool
+    let sessionCache = SessionCache()
+
+    /// A write that may change users or sessions. The resolved-session cache is emptied once it
+    /// has committed (or failed).
+    func accountWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        defer { sessionCache.invalidate() }
+        return try await pool.write(body)
+    }
 
     /// Opens (creating if needed) the database at `path`, and its folder.
     public init(path: String, busyTimeout: TimeInterval = 5) throws {
@@ -45,7 +53,7 @@ public final class SQLiteStore: GatehouseStore {
     public func insertUser(_ user: User) async throws {
         let record = UserRecord(user)
         do {
-            try await pool.write { db in try record.insert(db) }
+            try await accountWrite { db in try record.insert(db) }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw StoreError.duplicate(field: Self.column(of: error) ?? "id")
         }
@@ -54,7 +62,7 @@ public final class SQLiteStore: GatehouseStore {
     public func updateUser(_ user: User) async throws {
         let record = UserRecord(user)
         do {
-            try await pool.write { db in
+            try await accountWrite { db in
                 guard try UserRecord.exists(db, key: record.id) else { throw StoreError.notFound }
                 try record.update(db)
             }
@@ -84,7 +92,7 @@ public final class SQLiteStore: GatehouseStore {
     public func applyAccountChange(_ change: AccountChange) async throws {
         let record = UserRecord(change.user)
         do {
-            try await pool.write { db in
+            try await accountWrite { db in
                 guard try UserRecord.exists(db, key: record.id) else { throw StoreError.notFound }
                 try record.update(db)
                 if let keep = change.endSessionsExcept {
@@ -107,7 +115,7 @@ public final class SQLiteStore: GatehouseStore {
 
     public func insertSession(_ session: Session, keepAtMost: Int) async throws {
         let record = SessionRecord(session)
-        try await pool.write { db in
+        try await accountWrite { db in
             try record.insert(db)
             try db.execute(
                 sql: """
@@ -120,6 +128,16 @@ public final class SQLiteStore: GatehouseStore {
     }
 
     public func session(tokenHash: String, now: Date) async throws -> (Session, User)? {
+        if let cached = sessionCache.lookup(tokenHash) {
+            return cached.0.expiresAt > now ? cached : nil
+        }
+        let generation = sessionCache.generation
+        let found = try await readSession(tokenHash: tokenHash, now: now)
+        if let found { sessionCache.store(tokenHash, found, ifGeneration: generation) }
+        return found
+    }
+
+    func readSession(tokenHash: String, now: Date) async throws -> (Session, User)? {
         try await pool.read { db in
             guard
                 let session = try SessionRecord.filter(Column("tokenHash") == tokenHash && Column("expiresAt") > now)
@@ -131,7 +149,7 @@ public final class SQLiteStore: GatehouseStore {
     }
 
     public func touchSession(id: String, lastSeenAt: Date, expiresAt: Date) async throws {
-        try await pool.write { db in
+        try await accountWrite { db in
             try db.execute(
                 sql: "UPDATE sessions SET lastSeenAt = ?, expiresAt = ? WHERE id = ?",
                 arguments: [lastSeenAt, expiresAt, id]
@@ -148,13 +166,13 @@ public final class SQLiteStore: GatehouseStore {
     }
 
     public func deleteSession(id: String, userId: String) async throws -> Bool {
-        try await pool.write { db in
+        try await accountWrite { db in
             try SessionRecord.filter(Column("id") == id && Column("userId") == userId).deleteAll(db) > 0
         }
     }
 
     public func deleteSessions(userId: String, keeping: String?) async throws -> Int {
-        try await pool.write { db in
+        try await accountWrite { db in
             var request = SessionRecord.filter(Column("userId") == userId)
             if let keeping { request = request.filter(Column("id") != keeping) }
             return try request.deleteAll(db)
@@ -162,7 +180,7 @@ public final class SQLiteStore: GatehouseStore {
     }
 
     public func deleteExpiredSessions(now: Date) async throws -> Int {
-        try await pool.write { db in try SessionRecord.filter(Column("expiresAt") <= now).deleteAll(db) }
+        try await accountWrite { db in try SessionRecord.filter(Column("expiresAt") <= now).deleteAll(db) }
     }
 
     /// The column a UNIQUE failure names ("UNIQUE constraint failed: users.email").

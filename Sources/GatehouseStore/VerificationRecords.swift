@@ -36,7 +36,7 @@ extension SQLiteStore {
     public func createAccount(_ user: User, verification: EmailVerification, mail: OutboxMail) async throws {
         let record = UserRecord(user)
         do {
-            try await pool.write { db in
+            try await accountWrite { db in
                 try record.insert(db)
                 try VerificationRecord(verification).insert(db)
                 try Self.enqueueMail(mail, in: db)
@@ -47,7 +47,7 @@ extension SQLiteStore {
     }
 
     public func replaceVerification(_ verification: EmailVerification, mail: OutboxMail) async throws {
-        try await pool.write { db in
+        try await accountWrite { db in
             try VerificationRecord.filter(Column("userId") == verification.userId).deleteAll(db)
             try VerificationRecord(verification).insert(db)
             try Self.enqueueMail(mail, in: db)
@@ -68,13 +68,13 @@ extension SQLiteStore {
     }
 
     public func countVerificationAttempt(id: String) async throws {
-        try await pool.write { db in
+        try await accountWrite { db in
             try db.execute(sql: "UPDATE email_verifications SET attempts = attempts + 1 WHERE id = ?", arguments: [id])
         }
     }
 
     public func completeVerification(userId: String) async throws {
-        try await pool.write { db in
+        try await accountWrite { db in
             try db.execute(
                 sql: "UPDATE users SET emailVerified = 1, updatedAt = ? WHERE id = ?",
                 arguments: [Date(), userId]

@@ -183,6 +183,8 @@ import Testing
             #expect(reply.body == #"{"error":"Unauthorized"}"#)
         }
 
+        // Resolved once (and so cached), then suspended: the next request is refused at once.
+        #expect(try await server.client.get("/api/users/me", bearer: token).status == 200)
         user.suspended = true
         try await server.core.store.updateUser(user)
         let suspended = try await server.client.get("/api/users/me", bearer: token)

@@ -84,12 +84,7 @@ struct HTTPProviderSettings: Sendable {
 
     init(_ section: ConfigSection, defaultBaseURL: String) throws {
         apiKey = try section.optionalString("apiKey", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
-        var url = try section.string("baseURL", default: defaultBaseURL)
-        while url.hasSuffix("/") { url.removeLast() }
-        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
-            throw section.issue("baseURL", "must be an http or https URL, got \"\(url)\"")
-        }
-        baseURL = url
+        baseURL = try MailSettings.readURL(section, "baseURL", default: defaultBaseURL)
         timeout = try section.int("timeout", default: 30, in: 1...600)
     }
 

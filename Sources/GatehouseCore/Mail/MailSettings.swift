@@ -53,7 +53,8 @@ public struct MailSettings: Sendable, Equatable {
         )
     }
 
-    static func readURL(_ section: ConfigSection, _ key: String, default defaultValue: String) throws -> String {
+    /// An http or https URL setting, without trailing slashes.
+    public static func readURL(_ section: ConfigSection, _ key: String, default defaultValue: String) throws -> String {
         var value = try section.string(key, default: defaultValue)
         while value.hasSuffix("/") { value.removeLast() }
         guard let url = URL(string: value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {

@@ -47,9 +47,7 @@ public struct Accounts: Sendable {
             issues.append(FieldIssue(field: "password", message: "must be at most 1024 bytes"))
         }
         guard issues.isEmpty else { throw GatehouseError.validation(issues) }
-        try await core.checkPolicies(
-            PolicyInput(point: .passwordSet, clientIP: clientIP, email: email, password: new.password)
-        )
+        try await checkNewPassword(new.password, email: email, clientIP: clientIP)
 
         let user = User(
             email: email,

@@ -28,19 +28,31 @@ extension Accounts {
             let user = try await core.store.user(id: reset.userId)
         else { throw Self.invalidReset }
         if password.isEmpty { throw GatehouseError.validation(field: "password", "must not be empty") }
-        try await core.checkPolicies(PolicyInput(point: .passwordSet, email: user.email, password: password))
-        let notice = try mail(
-            "password-changed",
-            to: user.email,
-            subject: "Your \(core.settings.mail.productName) password was changed",
-            values: [:]
-        )
+        try await checkNewPassword(password, email: user.email)
+        let notice = try passwordChangedNotice(to: user.email)
         try await core.store.completePasswordReset(
             userId: user.id,
             passwordHash: try await core.passwords.hash(password),
             notice: notice
         )
         core.outboxNudge.signal()
+    }
+
+    /// Asks the password-set policies (length, classes, breached list...) about a new password.
+    func checkNewPassword(_ password: String, email: String, clientIP: String? = nil) async throws {
+        try await core.checkPolicies(
+            PolicyInput(point: .passwordSet, clientIP: clientIP, email: email, password: password)
+        )
+    }
+
+    /// The notice mailed whenever an account's password changes.
+    func passwordChangedNotice(to email: String) throws -> OutboxMail {
+        try mail(
+            "password-changed",
+            to: email,
+            subject: "Your \(core.settings.mail.productName) password was changed",
+            values: [:]
+        )
     }
 
     /// An outbox mail from the `name` templates, with `productName` among the values.

@@ -171,17 +171,10 @@ extension Accounts {
             change.mails.append(mail)
         }
         if let password = changes.password {
-            try await core.checkPolicies(PolicyInput(point: .passwordSet, email: change.user.email, password: password))
+            try await checkNewPassword(password, email: change.user.email)
             change.user.passwordHash = try await core.passwords.hash(password)
             change.endSessionsExcept = .some(isSelf ? actor.sessionId : nil)
-            change.mails.append(
-                try mail(
-                    "password-changed",
-                    to: change.user.email,
-                    subject: "Your \(core.settings.mail.productName) password was changed",
-                    values: [:]
-                )
-            )
+            change.mails.append(try passwordChangedNotice(to: change.user.email))
         }
         change.user.updatedAt = Date()
         do {

@@ -106,9 +106,7 @@ extension Accounts {
                 billingCountry: country
             )
         )
-        try await core.checkPolicies(
-            PolicyInput(point: .passwordSet, clientIP: clientIP, email: email, password: form.password)
-        )
+        try await checkNewPassword(form.password, email: email, clientIP: clientIP)
 
         let user = User(
             email: email,

@@ -5,14 +5,15 @@
 #   scripts/install-deps.sh --bench  also the load generator for the benchmarks
 set -euo pipefail
 
-packages=(libcurl4-openssl-dev libsqlite3-dev libargon2-dev)
+packages=(libcurl4-openssl-dev libsqlite3-dev libargon2-dev libmaxminddb-dev)
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(wrk curl)
 fi
 if [[ "${1:-}" == "--test" ]]; then
     # argon2: the reference CLI for the hashing known-answer test; openssl: throw-away TLS
-    # certificates; curl: scripts and benchmarks.
-    packages+=(argon2 openssl curl)
+    # certificates; curl: scripts and benchmarks; oathtool: an independent TOTP; the MaxMind DB
+    # writer: small .mmdb files for the geoblock tests.
+    packages+=(argon2 openssl curl oathtool libmaxmind-db-writer-perl)
 fi
 
 missing=()

@@ -1,7 +1,8 @@
 import GatehouseCore
 import Hummingbird
 
-/// `routes.auth`: sign-in and sign-out with a session (CONTRACT §3).
+/// `routes.auth` (CONTRACT §3): sign-in (with a second factor when on) and sign-out, TOTP
+/// two-factor setup, email verification, password reset.
 public struct AuthRoutes: RouteModule {
     public static let id = "routes.auth"
 
@@ -26,6 +27,20 @@ public struct AuthRoutes: RouteModule {
     struct ResetRequest: Decodable {
         var token: String
         var password: String
+    }
+
+    struct CodeRequest: Decodable {
+        var code: String
+    }
+
+    struct DisableTwoFactorRequest: Decodable {
+        var password: String
+        var code: String
+    }
+
+    struct VerifyLoginRequest: Decodable {
+        var tempToken: String
+        var code: String
     }
 
     public static func mount(on router: RouterGroup<GatehouseContext>, core: Core) {
@@ -66,18 +81,55 @@ public struct AuthRoutes: RouteModule {
 
         auth.post("login") { request, context in
             let body = try await request.decodeJSON(LoginRequest.self, context: context)
-            try await core.checkPolicies(PolicyInput(point: .login, clientIP: context.clientIP, email: body.email))
-            let user = try await core.accounts.authenticate(email: body.email, password: body.password)
-            let (token, _) = try await core.sessions.create(
-                for: user,
-                ip: context.clientIP,
+            let result = try await core.accounts.signIn(
+                email: body.email,
+                password: body.password,
+                clientIP: context.clientIP,
                 userAgent: request.headers[.userAgent]
             )
-            let settings = core.settings
-            return JSONReply(
-                .object([("user", ProfileView.json(user, settings: settings)), ("token", .string(token))]),
-                cookies: [SessionCookie.make(token: token, settings: settings)]
+            switch result {
+            case .signedIn(let user, let token):
+                return signedIn(user, token: token, core: core)
+            case .twoFactorRequired(let tempToken):
+                return JSONReply(.object([("twoFactorRequired", true), ("tempToken", .string(tempToken))]))
+            }
+        }
+
+        // Answers like login (CONTRACT §10).
+        auth.post("2fa/verify-login") { request, context in
+            let body = try await request.decodeJSON(VerifyLoginRequest.self, context: context)
+            let (user, token) = try await core.accounts.completeSignIn(
+                tempToken: body.tempToken,
+                code: body.code,
+                clientIP: context.clientIP,
+                userAgent: request.headers[.userAgent]
             )
+            return signedIn(user, token: token, core: core)
+        }
+
+        // Setting up is an optional feature (`features.twoFactor`); switching it off never
+        // weakens an account that has 2FA on: its sign-in still asks for the code, and it
+        // can still turn 2FA off.
+        auth.post("2fa/setup") { _, context in
+            let principal = try context.requireSession()
+            try await core.checkPolicies(PolicyInput(point: .feature, principal: principal, feature: "twoFactor"))
+            let setup = try await core.accounts.setUpTwoFactor(for: principal.user)
+            return JSONReply(.object([("secret", .string(setup.secret)), ("otpauthUrl", .string(setup.otpauthUrl))]))
+        }
+
+        auth.post("2fa/enable") { request, context in
+            let principal = try context.requireSession()
+            try await core.checkPolicies(PolicyInput(point: .feature, principal: principal, feature: "twoFactor"))
+            let body = try await request.decodeJSON(CodeRequest.self, context: context)
+            let codes = try await core.accounts.enableTwoFactor(for: principal.user, code: body.code)
+            return JSONReply(.object([("success", true), ("backupCodes", .array(codes.map(JSONValue.string)))]))
+        }
+
+        auth.post("2fa/disable") { request, context in
+            let principal = try context.requireSession()
+            let body = try await request.decodeJSON(DisableTwoFactorRequest.self, context: context)
+            try await core.accounts.disableTwoFactor(for: principal.user, password: body.password, code: body.code)
+            return JSONReply(.success)
         }
 
         auth.post("logout") { _, context in
@@ -87,5 +139,14 @@ public struct AuthRoutes: RouteModule {
             }
             return JSONReply(.success, cookies: [SessionCookie.clear(settings: core.settings)])
         }
+    }
+
+    /// The reply to a finished sign-in: the profile, the token and the session cookie.
+    static func signedIn(_ user: User, token: String, core: Core) -> JSONReply {
+        let settings = core.settings
+        return JSONReply(
+            .object([("user", ProfileView.json(user, settings: settings)), ("token", .string(token))]),
+            cookies: [SessionCookie.make(token: token, settings: settings)]
+        )
     }
 }

@@ -28,6 +28,16 @@ public struct FeatureFlags: PolicyModule {
             return .deny(.unavailable("Registration is currently disabled"))
         case .login where !login:
             return .deny(.unavailable("Login is currently disabled"))
+        case .feature:
+            let on =
+                switch input.feature {
+                case "twoFactor": twoFactor
+                case "apiKeys": apiKeys
+                case "sshKeys": sshKeys
+                default: true
+                }
+            // A switched-off feature's routes are not there.
+            return on ? .allow : .deny(.notFound("Not found"))
         default:
             return .allow
         }

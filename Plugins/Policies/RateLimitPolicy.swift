@@ -81,7 +81,7 @@ public struct RateLimitPolicy: PolicyModule {
             return .allowWithHeaders(
                 headers(limit: general.limit, remaining: general.limit - count, resetAt: resetAt, now: now)
             )
-        case .passwordSet:
+        case .passwordSet, .feature:
             return .allow
         }
     }
@@ -99,6 +99,16 @@ public struct RateLimitPolicy: PolicyModule {
                 core.rateLimits.lock(lockKey(email), until: now.addingTimeInterval(TimeInterval(loginLockout)))
                 core.rateLimits.reset("login-failures:\(Validate.normalizedEmail(email))")
                 core.logger.warning("sign-in locked for \(loginLockout) s after \(count) failures")
+                let user = try? await core.store.user(email: Validate.normalizedEmail(email))
+                await core.accounts.audit(
+                    AuditEvent(
+                        .loginLocked,
+                        userId: user?.id,
+                        detail: [
+                            "email": .string(Validate.normalizedEmail(email)), "seconds": .number(Double(loginLockout)),
+                        ]
+                    )
+                )
             }
         case .loginSucceeded(let email):
             core.rateLimits.reset("login-failures:\(Validate.normalizedEmail(email))")

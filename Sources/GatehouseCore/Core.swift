@@ -29,6 +29,8 @@ public struct Runtime: Sendable {
 public final class Core: Sendable {
     public let store: any GatehouseStore
     public let passwords: PasswordHasher
+    /// The server's own key: seals TOTP secrets, hashes backup codes.
+    public let secretKey: SecretKey
     public let logger: Logger
     /// Wakes the outbox worker when mail is queued.
     public let outboxNudge = Nudge()
@@ -36,8 +38,9 @@ public final class Core: Sendable {
     public let rateLimits: any RateLimitStore = InMemoryRateLimits()
     private let current: Mutex<Runtime>
 
-    public init(store: any GatehouseStore, runtime: Runtime, logger: Logger) {
+    public init(store: any GatehouseStore, runtime: Runtime, secretKey: SecretKey, logger: Logger) {
         self.store = store
+        self.secretKey = secretKey
         self.logger = logger
         self.current = Mutex(runtime)
         self.passwords = PasswordHasher(

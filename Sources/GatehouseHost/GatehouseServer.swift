@@ -27,9 +27,10 @@ public final class GatehouseServer: Sendable {
             busyTimeout: TimeInterval(settings.database.busyTimeout)
         )
         try await store.migrate()
+        let secretKey = try SecretKey.loadOrCreate(path: settings.database.keyFile)
         return GatehouseServer(
             source: source,
-            core: Core(store: store, runtime: runtime, logger: logger),
+            core: Core(store: store, runtime: runtime, secretKey: secretKey, logger: logger),
             logger: logger
         )
     }

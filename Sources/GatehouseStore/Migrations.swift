@@ -77,6 +77,39 @@ enum Migrations {
                 t.column("createdAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v5-audit-two-factor") { db in
+            try db.create(table: "audit_events") { t in
+                t.primaryKey("id", .text)
+                t.column("kind", .text).notNull()
+                // Kept when the user is deleted: the record outlives the account.
+                t.column("userId", .text).indexed()
+                t.column("actorId", .text)
+                t.column("ip", .text)
+                t.column("detail", .text).notNull().defaults(to: "{}")
+                t.column("createdAt", .datetime).notNull().indexed()
+            }
+            try db.create(table: "two_factor") { t in
+                t.primaryKey("userId", .text).references("users", onDelete: .cascade)
+                t.column("sealedSecret", .text).notNull()
+                t.column("enabled", .boolean).notNull().defaults(to: false)
+                t.column("lastUsedStep", .integer)
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.create(table: "backup_codes") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("userId", .text).notNull().indexed().references("users", onDelete: .cascade)
+                t.column("codeHash", .text).notNull()
+                t.column("usedAt", .datetime)
+            }
+            try db.create(table: "login_challenges") { t in
+                t.primaryKey("id", .text)
+                t.column("userId", .text).notNull().indexed().references("users", onDelete: .cascade)
+                t.column("tokenHash", .text).notNull().unique()
+                t.column("expiresAt", .datetime).notNull()
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("createdAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }

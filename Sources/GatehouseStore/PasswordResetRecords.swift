@@ -36,7 +36,12 @@ extension SQLiteStore {
         }
     }
 
-    public func completePasswordReset(userId: String, passwordHash: String, notice: OutboxMail) async throws {
+    public func completePasswordReset(
+        userId: String,
+        passwordHash: String,
+        notice: OutboxMail,
+        audit: AuditEvent
+    ) async throws {
         try await accountWrite { db in
             try db.execute(
                 sql: "UPDATE users SET passwordHash = ?, updatedAt = ? WHERE id = ?",
@@ -45,6 +50,7 @@ extension SQLiteStore {
             try SessionRecord.filter(Column("userId") == userId).deleteAll(db)
             try PasswordResetRecord.filter(Column("userId") == userId).deleteAll(db)
             try Self.enqueueMail(notice, in: db)
+            try AuditRecord(audit).insert(db)
         }
     }
 }

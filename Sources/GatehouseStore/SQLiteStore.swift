@@ -50,10 +50,13 @@ public final class SQLiteStore: GatehouseStore {
 
     // MARK: Users
 
-    public func insertUser(_ user: User) async throws {
+    public func insertUser(_ user: User, audit: [AuditEvent]) async throws {
         let record = UserRecord(user)
         do {
-            try await accountWrite { db in try record.insert(db) }
+            try await accountWrite { db in
+                try record.insert(db)
+                for event in audit { try AuditRecord(event).insert(db) }
+            }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw StoreError.duplicate(field: Self.column(of: error) ?? "id")
         }
@@ -105,6 +108,7 @@ public final class SQLiteStore: GatehouseStore {
                     try VerificationRecord(verification).insert(db)
                 }
                 for mail in change.mails { try Self.enqueueMail(mail, in: db) }
+                for event in change.audit { try AuditRecord(event).insert(db) }
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw StoreError.duplicate(field: Self.column(of: error) ?? "id")
@@ -113,18 +117,24 @@ public final class SQLiteStore: GatehouseStore {
 
     // MARK: Sessions
 
-    public func insertSession(_ session: Session, keepAtMost: Int) async throws {
-        let record = SessionRecord(session)
+    public func insertSession(_ session: Session, keepAtMost: Int, audit: [AuditEvent]) async throws {
         try await accountWrite { db in
-            try record.insert(db)
-            try db.execute(
-                sql: """
-                    DELETE FROM sessions WHERE userId = ? AND id NOT IN (
-                        SELECT id FROM sessions WHERE userId = ? ORDER BY createdAt DESC, id DESC LIMIT ?)
-                    """,
-                arguments: [session.userId, session.userId, keepAtMost]
-            )
+            try Self.insertSession(session, keepAtMost: keepAtMost, in: db)
+            for event in audit { try AuditRecord(event).insert(db) }
         }
+    }
+
+    /// Inserts a session and prunes the user's oldest beyond `keepAtMost`, in the caller's
+    /// transaction.
+    static func insertSession(_ session: Session, keepAtMost: Int, in db: Database) throws {
+        try SessionRecord(session).insert(db)
+        try db.execute(
+            sql: """
+                DELETE FROM sessions WHERE userId = ? AND id NOT IN (
+                    SELECT id FROM sessions WHERE userId = ? ORDER BY createdAt DESC, id DESC LIMIT ?)
+                """,
+            arguments: [session.userId, session.userId, keepAtMost]
+        )
     }
 
     public func session(tokenHash: String, now: Date) async throws -> (Session, User)? {
@@ -165,17 +175,26 @@ public final class SQLiteStore: GatehouseStore {
         }
     }
 
-    public func deleteSession(id: String, userId: String) async throws -> Bool {
+    public func deleteSession(id: String, userId: String, audit: [AuditEvent]) async throws -> Bool {
         try await accountWrite { db in
-            try SessionRecord.filter(Column("id") == id && Column("userId") == userId).deleteAll(db) > 0
+            guard try SessionRecord.filter(Column("id") == id && Column("userId") == userId).deleteAll(db) > 0 else {
+                return false
+            }
+            for event in audit { try AuditRecord(event).insert(db) }
+            return true
         }
     }
 
-    public func deleteSessions(userId: String, keeping: String?) async throws -> Int {
+    public func deleteSessions(userId: String, keeping: String?, audit: [AuditEvent]) async throws -> Int {
         try await accountWrite { db in
             var request = SessionRecord.filter(Column("userId") == userId)
             if let keeping { request = request.filter(Column("id") != keeping) }
-            return try request.deleteAll(db)
+            let count = try request.deleteAll(db)
+            for var event in audit {
+                event.detail["count"] = .number(Double(count))
+                try AuditRecord(event).insert(db)
+            }
+            return count
         }
     }
 

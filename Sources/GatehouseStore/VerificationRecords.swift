@@ -33,13 +33,19 @@ struct VerificationRecord: Codable, FetchableRecord, PersistableRecord {
 }
 
 extension SQLiteStore {
-    public func createAccount(_ user: User, verification: EmailVerification, mail: OutboxMail) async throws {
+    public func createAccount(
+        _ user: User,
+        verification: EmailVerification,
+        mail: OutboxMail,
+        audit: AuditEvent
+    ) async throws {
         let record = UserRecord(user)
         do {
             try await accountWrite { db in
                 try record.insert(db)
                 try VerificationRecord(verification).insert(db)
                 try Self.enqueueMail(mail, in: db)
+                try AuditRecord(audit).insert(db)
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw StoreError.duplicate(field: Self.column(of: error) ?? "id")

@@ -18,7 +18,7 @@ import Testing
         return data
     }
 
-    @Test func noPasswordOrTokenIsStoredInClear() async throws {
+    @Test func noPasswordTokenBackupCodeOrTOTPSecretIsStoredInClear() async throws {
         let server = try await TestServer()
         defer { Task { await server.stop() } }
         let password = "Unique!Passw0rd-\(UUID().uuidString.prefix(8))"
@@ -28,6 +28,12 @@ import Testing
         )
         #expect(registered.status == 201)
         let token = try await server.client.login("secret@example.com", password)
+        let (totpSecret, backupCodes, _) = try await enableTwoFactor(server, session: token)
+        let challenge = try await server.client.post(
+            "/api/auth/login",
+            #"{"email":"secret@example.com","password":"\#(password)"}"#
+        )
+        let tempToken = try #require(challenge.json?["tempToken"]?.stringValue)
         #expect(
             try await server.client.post("/api/auth/password/forgot", #"{"email":"secret@example.com"}"#).status == 200
         )
@@ -40,9 +46,12 @@ import Testing
         #expect(mails.count == 2 && mails.allSatisfy { $0.status == .sent && $0.text.isEmpty && $0.html.isEmpty })
 
         let bytes = try await databaseBytes(server)
-        for secret in [password, token] {
+        var secrets = [password, token, tempToken, totpSecret]
+        secrets += backupCodes + backupCodes.map { $0.replacingOccurrences(of: "-", with: "") }
+        for secret in secrets {
             #expect(bytes.range(of: Data(secret.utf8)) == nil, "found \(secret) in the database")
         }
+        #expect(bytes.range(of: Data(try #require(Base32.decode(totpSecret)))) == nil, "found the raw TOTP secret")
         // What is there instead: the hashes.
         #expect(bytes.range(of: Data(Secrets.sha256Hex(token).utf8)) != nil)
     }

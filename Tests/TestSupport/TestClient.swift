@@ -72,6 +72,12 @@ public struct TestClient: Sendable {
         try await request("POST", path, body: body ?? "", headers: headers, bearer: bearer)
     }
 
+    public func put(_ path: String, _ body: String, bearer: String? = nil, headers: [(String, String)] = [])
+        async throws -> Reply
+    {
+        try await request("PUT", path, body: body, headers: headers, bearer: bearer)
+    }
+
     /// Signs in and returns the session token.
     public func login(_ email: String, _ password: String) async throws -> String {
         let reply = try await post("/api/auth/login", #"{"email":"\#(email)","password":"\#(password)"}"#)

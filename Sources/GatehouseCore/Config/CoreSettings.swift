@@ -16,6 +16,9 @@ public struct CoreSettings: Sendable, Equatable {
         public var path: String
         /// How long a writer waits for the lock before giving up, in seconds.
         public var busyTimeout: Int
+        /// The server's secret key (seals TOTP secrets, hashes backup codes); created on first
+        /// start. Default: the database path with `.key` appended.
+        public var keyFile: String
     }
 
     public struct PasswordHashing: Sendable, Equatable {
@@ -55,9 +58,11 @@ public struct CoreSettings: Sendable, Equatable {
         let database = root.section("database")
         let path = try database.string("path", default: "./data/gatehouse.sqlite")
         guard !path.isEmpty else { throw database.issue("path", "must not be empty") }
+        let keyFile = try database.string("keyFile", default: "")
         let databaseSettings = Database(
             path: path,
-            busyTimeout: try database.int("busyTimeout", default: 5, in: 0...600)
+            busyTimeout: try database.int("busyTimeout", default: 5, in: 0...600),
+            keyFile: keyFile.isEmpty ? path + ".key" : keyFile
         )
 
         let modules = try root.stringList("modules", default: defaultModules)

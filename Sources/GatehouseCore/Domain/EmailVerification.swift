@@ -59,8 +59,9 @@ public struct EmailVerification: Sendable, Equatable {
 
 /// Email verifications, as the account services reach them.
 public protocol VerificationStore: Sendable {
-    /// Stores a new user, their verification and its mail in one transaction.
-    func createAccount(_ user: User, verification: EmailVerification, mail: OutboxMail) async throws
+    /// Stores a new user, their verification, its mail and the audit event in one transaction.
+    func createAccount(_ user: User, verification: EmailVerification, mail: OutboxMail, audit: AuditEvent)
+        async throws
     /// Replaces the user's verifications with a new one and queues its mail, in one transaction.
     func replaceVerification(_ verification: EmailVerification, mail: OutboxMail) async throws
     func verification(tokenHash: String) async throws -> EmailVerification?

@@ -38,6 +38,7 @@ public protocol PasswordResetStore: Sendable {
     func createPasswordReset(_ reset: PasswordReset, mail: OutboxMail) async throws
     func passwordReset(tokenHash: String) async throws -> PasswordReset?
     /// Sets the user's password hash, ends all their sessions, deletes their resets and queues
-    /// the notice, in one transaction.
-    func completePasswordReset(userId: String, passwordHash: String, notice: OutboxMail) async throws
+    /// the notice and the audit event, in one transaction.
+    func completePasswordReset(userId: String, passwordHash: String, notice: OutboxMail, audit: AuditEvent)
+        async throws
 }

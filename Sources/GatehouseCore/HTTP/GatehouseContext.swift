@@ -12,6 +12,8 @@ public struct GatehouseContext: RequestContext {
     public var clientIP: String?
     /// The address of the TCP peer.
     public let peerIP: String?
+    /// The peer is one of `server.trustedProxies`: headers it sets may be believed.
+    public var viaTrustedProxy = false
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

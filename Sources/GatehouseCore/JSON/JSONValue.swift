@@ -87,6 +87,17 @@ public enum JSONValue: Sendable, Equatable, Codable {
         if case .string(let s) = self { return s }
         return nil
     }
+
+    public var arrayValue: [JSONValue]? {
+        if case .array(let elements) = self { return elements }
+        return nil
+    }
+
+    /// The member names of an object, in order; nil when this is not an object.
+    public var objectKeys: [String]? {
+        if case .object(let members) = self { return members.map(\.0) }
+        return nil
+    }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,

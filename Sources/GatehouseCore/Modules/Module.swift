@@ -41,6 +41,8 @@ public enum DecisionPoint: String, Sendable, CaseIterable {
     case login
     case passwordSet
     case request
+    /// A route of an optional feature (`PolicyInput.feature`: `twoFactor`, `apiKeys`, ...).
+    case feature
 }
 
 /// What a policy gets to decide on. Fields that a decision point does not have are nil.
@@ -53,6 +55,13 @@ public struct PolicyInput: Sendable {
     public var password: String?
     public var dateOfBirth: String?
     public var billingCountry: String?
+    /// The feature a `.feature` decision is about.
+    public var feature: String?
+    /// The request's headers, at `.register` (a country header, for instance).
+    public var headers: HTTPFields
+    /// Whether the request came through a proxy listed in `server.trustedProxies`; only then
+    /// are headers a proxy sets (a country header) believed.
+    public var viaTrustedProxy: Bool
 
     public init(
         point: DecisionPoint,
@@ -61,7 +70,10 @@ public struct PolicyInput: Sendable {
         email: String? = nil,
         password: String? = nil,
         dateOfBirth: String? = nil,
-        billingCountry: String? = nil
+        billingCountry: String? = nil,
+        feature: String? = nil,
+        headers: HTTPFields = [:],
+        viaTrustedProxy: Bool = false
     ) {
         self.point = point
         self.clientIP = clientIP
@@ -70,6 +82,9 @@ public struct PolicyInput: Sendable {
         self.password = password
         self.dateOfBirth = dateOfBirth
         self.billingCountry = billingCountry
+        self.feature = feature
+        self.headers = headers
+        self.viaTrustedProxy = viaTrustedProxy
     }
 }
 

@@ -58,7 +58,10 @@ public struct Accounts: Sendable {
             emailVerified: new.emailVerified
         )
         do {
-            try await core.store.insertUser(user)
+            try await core.store.insertUser(
+                user,
+                audit: [AuditEvent(.userCreated, userId: user.id, detail: ["role": .string(user.role.rawValue)])]
+            )
         } catch StoreError.duplicate(field: "email") {
             throw Self.emailTaken
         }
@@ -66,21 +69,42 @@ public struct Accounts: Sendable {
     }
 
     /// The account for an email and password. Unknown emails cost the same time as wrong
-    /// passwords and get the same answer; a suspended account is refused after the password check.
+    /// passwords and get the same answer; a suspended account is refused after the password
+    /// check. A failure is counted (lockout) and audited; success is not counted here, since a
+    /// second factor may still be owed (see `signIn`).
     public func authenticate(email: String, password: String) async throws -> User {
         let email = Validate.normalizedEmail(email)
-        guard let user = try await core.store.user(email: email) else {
+        let user = try await core.store.user(email: email)
+        let valid: Bool
+        if let user {
+            valid = await core.passwords.verify(password, against: user.passwordHash)
+        } else {
             await core.passwords.verifyDummy(password)
-            await core.recordPolicyEvent(.loginFailed(email: email))
-            throw Self.invalidCredentials
+            valid = false
         }
-        guard await core.passwords.verify(password, against: user.passwordHash) else {
-            await core.recordPolicyEvent(.loginFailed(email: email))
+        guard let user, valid else {
+            await recordLoginFailure(email: email, userId: user?.id, reason: "password")
             throw Self.invalidCredentials
         }
         if user.suspended { throw GatehouseError.suspended }
-        await core.recordPolicyEvent(.loginSucceeded(email: email))
         return user
+    }
+
+    /// Counts a failed sign-in towards the lockout and audits it.
+    func recordLoginFailure(email: String, userId: String?, reason: String) async {
+        await audit(
+            AuditEvent(.loginFailed, userId: userId, detail: ["email": .string(email), "reason": .string(reason)])
+        )
+        await core.recordPolicyEvent(.loginFailed(email: email))
+    }
+
+    /// Records an event that goes with no other write; a failure to record is logged, not thrown.
+    public func audit(_ event: AuditEvent) async {
+        do {
+            try await core.store.recordAudit(event)
+        } catch {
+            core.logger.error("could not record audit event \(event.kind.rawValue): \(error)")
+        }
     }
 
     public func user(id: String) async throws -> User? {

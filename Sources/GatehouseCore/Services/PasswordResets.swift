@@ -33,7 +33,8 @@ extension Accounts {
         try await core.store.completePasswordReset(
             userId: user.id,
             passwordHash: try await core.passwords.hash(password),
-            notice: notice
+            notice: notice,
+            audit: AuditEvent(.passwordReset, userId: user.id)
         )
         core.outboxNudge.signal()
     }

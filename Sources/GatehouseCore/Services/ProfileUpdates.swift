@@ -31,17 +31,20 @@ public struct AccountChange: Sendable {
     /// A new email verification (replacing the user's others).
     public var verification: EmailVerification?
     public var mails: [OutboxMail]
+    public var audit: [AuditEvent]
 
     public init(
         user: User,
         endSessionsExcept: String?? = nil,
         verification: EmailVerification? = nil,
-        mails: [OutboxMail] = []
+        mails: [OutboxMail] = [],
+        audit: [AuditEvent] = []
     ) {
         self.user = user
         self.endSessionsExcept = endSessionsExcept
         self.verification = verification
         self.mails = mails
+        self.audit = audit
     }
 }
 
@@ -144,17 +147,37 @@ extension Accounts {
         }
         guard issues.isEmpty else { throw GatehouseError.validation(issues) }
 
+        let actorId = isSelf ? nil : actor.user.id
+        var audit: [AuditEvent] = []
         if let role = changes.role, role != user.role {
             try await checkRoleChange(of: user, to: role, by: actor)
+            audit.append(
+                AuditEvent(
+                    .roleChanged,
+                    userId: user.id,
+                    actorId: actorId,
+                    detail: ["from": .string(user.role.rawValue), "to": .string(role.rawValue)]
+                )
+            )
             user.role = role
         }
         if let portalType = changes.portalType { user.portalType = portalType }
         if let suspended = changes.suspended {
             if suspended && isSelf { throw GatehouseError.forbidden("You cannot suspend yourself") }
+            if suspended != user.suspended {
+                audit.append(
+                    AuditEvent(
+                        .suspensionChanged,
+                        userId: user.id,
+                        actorId: actorId,
+                        detail: ["suspended": .bool(suspended)]
+                    )
+                )
+            }
             user.suspended = suspended
         }
 
-        var change = AccountChange(user: user)
+        var change = AccountChange(user: user, audit: audit)
         if email != nil || changes.password != nil {
             guard let current = changes.currentPassword, !current.isEmpty else {
                 throw GatehouseError.validation(field: "currentPassword", "is required to change email or password")
@@ -169,12 +192,14 @@ extension Accounts {
             let (verification, mail) = try verificationMail(for: change.user)
             change.verification = verification
             change.mails.append(mail)
+            change.audit.append(AuditEvent(.emailChanged, userId: user.id, actorId: actorId))
         }
         if let password = changes.password {
             try await checkNewPassword(password, email: change.user.email)
             change.user.passwordHash = try await core.passwords.hash(password)
             change.endSessionsExcept = .some(isSelf ? actor.sessionId : nil)
             change.mails.append(try passwordChangedNotice(to: change.user.email))
+            change.audit.append(AuditEvent(.passwordChanged, userId: user.id, actorId: actorId))
         }
         change.user.updatedAt = Date()
         do {

@@ -123,7 +123,12 @@ extension Accounts {
         )
         let (verification, mail) = try verificationMail(for: user)
         do {
-            try await core.store.createAccount(user, verification: verification, mail: mail)
+            try await core.store.createAccount(
+                user,
+                verification: verification,
+                mail: mail,
+                audit: AuditEvent(.userRegistered, userId: user.id)
+            )
         } catch StoreError.duplicate(field: "email") {
             throw Self.emailTaken
         }

@@ -35,9 +35,16 @@ public struct Sessions: Sendable {
     }
 
     /// Starts a session for `user`; returns the token (shown to the client once) and the session.
-    public func create(for user: User, ip: String?, userAgent: String?) async throws -> (
+    public func create(for user: User, ip: String?, userAgent: String?, audit: [AuditEvent] = []) async throws -> (
         token: String, session: Session
     ) {
+        let session = newSession(for: user, ip: ip, userAgent: userAgent)
+        try await store.insertSession(session.session, keepAtMost: settings().maxPerUser, audit: audit)
+        return session
+    }
+
+    /// A session for `user` starting now, not yet stored; the token is shown to the client once.
+    public func newSession(for user: User, ip: String?, userAgent: String?) -> (token: String, session: Session) {
         let settings = self.settings()
         let now = self.now()
         let token = Secrets.sessionToken()
@@ -50,7 +57,6 @@ public struct Sessions: Sendable {
             ip: ip,
             userAgent: userAgent.map { String($0.prefix(512)) }
         )
-        try await store.insertSession(session, keepAtMost: settings.maxPerUser)
         return (token, session)
     }
 
@@ -76,12 +82,20 @@ public struct Sessions: Sendable {
 
     /// Ends one of the user's sessions; false when it was not theirs or not there.
     @discardableResult public func revoke(sessionId: String, userId: String) async throws -> Bool {
-        try await store.deleteSession(id: sessionId, userId: userId)
+        try await store.deleteSession(
+            id: sessionId,
+            userId: userId,
+            audit: [AuditEvent(.sessionRevoked, userId: userId, detail: ["sessionId": .string(sessionId)])]
+        )
     }
 
     /// Ends every session of the user, or every one but `keeping`.
     @discardableResult public func revokeAll(userId: String, keeping: String? = nil) async throws -> Int {
-        try await store.deleteSessions(userId: userId, keeping: keeping)
+        try await store.deleteSessions(
+            userId: userId,
+            keeping: keeping,
+            audit: [AuditEvent(.sessionsRevoked, userId: userId, detail: ["kept": .string(keeping)])]
+        )
     }
 
     @discardableResult public func purgeExpired() async throws -> Int {

@@ -10,8 +10,9 @@ public enum StoreError: Error, Equatable, Sendable {
 
 /// Users, as the core services reach them. Implemented by GatehouseStore (SQLite).
 public protocol UserStore: Sendable {
-    /// Inserts a user; throws `StoreError.duplicate(field: "email")` for a taken email.
-    func insertUser(_ user: User) async throws
+    /// Inserts a user and its audit event; throws `StoreError.duplicate(field: "email")` for a
+    /// taken email.
+    func insertUser(_ user: User, audit: [AuditEvent]) async throws
     /// Replaces a stored user's fields; throws `StoreError.notFound` when it is gone, and
     /// `StoreError.duplicate(field: "email")` for a taken email.
     func updateUser(_ user: User) async throws
@@ -28,24 +29,24 @@ public protocol UserStore: Sendable {
 /// Login sessions, looked up by the SHA-256 of their token.
 public protocol SessionStore: Sendable {
     /// Inserts a session and, in the same transaction, deletes the user's oldest sessions beyond
-    /// `keepAtMost`.
-    func insertSession(_ session: Session, keepAtMost: Int) async throws
+    /// `keepAtMost`; the audit events go in the same transaction.
+    func insertSession(_ session: Session, keepAtMost: Int, audit: [AuditEvent]) async throws
     /// The unexpired session with this token hash, and its user.
     func session(tokenHash: String, now: Date) async throws -> (Session, User)?
     /// Slides a session's expiry.
     func touchSession(id: String, lastSeenAt: Date, expiresAt: Date) async throws
     func sessions(userId: String, now: Date) async throws -> [Session]
     /// Deletes one session of a user; false when there was none.
-    @discardableResult func deleteSession(id: String, userId: String) async throws -> Bool
+    @discardableResult func deleteSession(id: String, userId: String, audit: [AuditEvent]) async throws -> Bool
     /// Deletes every session of a user except `keeping`; returns how many went.
-    @discardableResult func deleteSessions(userId: String, keeping: String?) async throws -> Int
+    @discardableResult func deleteSessions(userId: String, keeping: String?, audit: [AuditEvent]) async throws -> Int
     /// Deletes expired sessions; returns how many went.
     @discardableResult func deleteExpiredSessions(now: Date) async throws -> Int
 }
 
 /// The whole store: every protocol above, plus health and schema.
 public protocol GatehouseStore: UserStore, SessionStore, OutboxStore, VerificationStore,
-    PasswordResetStore
+    PasswordResetStore, TwoFactorStore, AuditStore
 {
     /// Brings the schema up to date.
     func migrate() async throws
@@ -53,4 +54,20 @@ public protocol GatehouseStore: UserStore, SessionStore, OutboxStore, Verificati
     func appliedMigrations() async throws -> [String]
     /// Throws unless the database answers a query.
     func ping() async throws
+}
+
+extension UserStore {
+    public func insertUser(_ user: User) async throws { try await insertUser(user, audit: []) }
+}
+
+extension SessionStore {
+    public func insertSession(_ session: Session, keepAtMost: Int) async throws {
+        try await insertSession(session, keepAtMost: keepAtMost, audit: [])
+    }
+    @discardableResult public func deleteSession(id: String, userId: String) async throws -> Bool {
+        try await deleteSession(id: id, userId: userId, audit: [])
+    }
+    @discardableResult public func deleteSessions(userId: String, keeping: String?) async throws -> Int {
+        try await deleteSessions(userId: userId, keeping: keeping, audit: [])
+    }
 }

@@ -5,7 +5,7 @@ import Hummingbird
 
 /// Sets `context.clientIP`: the TCP peer, unless the peer is a trusted proxy
 /// (`server.trustedProxies`), in which case the right-most address of `X-Forwarded-For` that is
-/// not itself a trusted proxy.
+/// not itself a trusted proxy. The address is also what audit events record.
 struct ClientAddressMiddleware: RouterMiddleware {
     typealias Context = GatehouseContext
     let core: Core
@@ -15,19 +15,20 @@ struct ClientAddressMiddleware: RouterMiddleware {
         context: GatehouseContext,
         next: (Request, GatehouseContext) async throws -> Response
     ) async throws -> Response {
+        var client = context
         let proxies = core.settings.server.trustedProxies
-        guard !proxies.isEmpty, let peer = context.peerIP, proxies.contains(where: { $0.contains(peer) }),
-            let forwarded = request.headers[values: .xForwardedFor].last
-        else {
-            return try await next(request, context)
+        if let peer = client.peerIP, proxies.contains(where: { $0.contains(peer) }) {
+            client.viaTrustedProxy = true
+            if let forwarded = request.headers[values: .xForwardedFor].last {
+                let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                for hop in hops.reversed() where IPRange.parseAddress(hop) != nil {
+                    client.clientIP = hop
+                    if !proxies.contains(where: { $0.contains(hop) }) { break }
+                }
+            }
         }
-        var context = context
-        let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        for hop in hops.reversed() where IPRange.parseAddress(hop) != nil {
-            context.clientIP = hop
-            if !proxies.contains(where: { $0.contains(hop) }) { break }
-        }
-        return try await next(request, context)
+        let resolved = client
+        return try await AuditEvent.$clientIP.withValue(resolved.clientIP) { try await next(request, resolved) }
     }
 }
 

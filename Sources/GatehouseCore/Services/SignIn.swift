@@ -1,0 +1,85 @@
+import Foundation
+
+/// How a sign-in ended: with a session, or with a second factor still owed.
+public enum SignInResult: Sendable {
+    case signedIn(User, token: String)
+    /// The password was right; `tempToken` and a code finish it (`completeSignIn`).
+    case twoFactorRequired(tempToken: String)
+}
+
+extension Accounts {
+    /// How long a temp token from a password sign-in waits for its code.
+    public static let challengeLifetime: TimeInterval = 5 * 60
+    /// Wrong codes one temp token takes before it is void.
+    public static let challengeAttempts = 5
+
+    public static let invalidChallenge = GatehouseError(.unauthorized, "Invalid or expired two-factor session")
+    public static let invalidSignInCode = GatehouseError(.unauthorized, "Invalid two-factor code")
+
+    /// Signs in with email and password (login policies first: flags, lockout). With 2FA on,
+    /// no session yet: a temp token valid `challengeLifetime` instead.
+    public func signIn(email: String, password: String, clientIP: String?, userAgent: String?) async throws
+        -> SignInResult
+    {
+        try await core.checkPolicies(PolicyInput(point: .login, clientIP: clientIP, email: email))
+        let user = try await authenticate(email: email, password: password)
+        if user.twoFactorEnabled {
+            let tempToken = Secrets.sessionToken()
+            try await core.store.insertLoginChallenge(
+                LoginChallenge(
+                    userId: user.id,
+                    tokenHash: Secrets.sha256Hex(tempToken),
+                    expiresAt: Date().addingTimeInterval(Self.challengeLifetime)
+                )
+            )
+            return .twoFactorRequired(tempToken: tempToken)
+        }
+        let (token, _) = try await core.sessions.create(
+            for: user,
+            ip: clientIP,
+            userAgent: userAgent,
+            audit: [AuditEvent(.loginSucceeded, userId: user.id, ip: clientIP, detail: ["method": "password"])]
+        )
+        await core.recordPolicyEvent(.loginSucceeded(email: user.email))
+        return .signedIn(user, token: token)
+    }
+
+    /// Finishes a 2FA sign-in with a TOTP code or a backup code. Wrong codes count towards the
+    /// account's lockout like wrong passwords, and void the temp token after
+    /// `challengeAttempts`.
+    public func completeSignIn(tempToken: String, code: String, clientIP: String?, userAgent: String?) async throws
+        -> (User, token: String)
+    {
+        guard !tempToken.isEmpty, tempToken.utf8.count <= 256,
+            let challenge = try await core.store.loginChallenge(
+                tokenHash: Secrets.sha256Hex(tempToken),
+                now: Date()
+            ),
+            let user = try await core.store.user(id: challenge.userId), user.twoFactorEnabled
+        else { throw Self.invalidChallenge }
+        try await core.checkPolicies(PolicyInput(point: .login, clientIP: clientIP, email: user.email))
+        if user.suspended { throw GatehouseError.suspended }
+
+        let (token, session) = core.sessions.newSession(for: user, ip: clientIP, userAgent: userAgent)
+        if let proof = try await twoFactorProof(code, for: user),
+            try await core.store.completeLoginChallenge(
+                id: challenge.id,
+                proof: proof,
+                session: session,
+                keepAtMost: core.settings.sessions.maxPerUser,
+                audit: AuditEvent(
+                    .loginSucceeded,
+                    userId: user.id,
+                    ip: clientIP,
+                    detail: ["method": .string(proof.method)]
+                )
+            )
+        {
+            await core.recordPolicyEvent(.loginSucceeded(email: user.email))
+            return (user, token)
+        }
+        try await core.store.failLoginChallenge(id: challenge.id, maxAttempts: Self.challengeAttempts)
+        await recordLoginFailure(email: user.email, userId: user.id, reason: "twoFactor")
+        throw Self.invalidSignInCode
+    }
+}

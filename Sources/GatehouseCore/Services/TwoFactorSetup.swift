@@ -1,0 +1,116 @@
+import Foundation
+
+/// Single-use backup codes: 10 characters from an alphabet without look-alikes (50 bits),
+/// shown as `XXXXX-XXXXX`, stored as a keyed hash.
+public enum BackupCodes {
+    static let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+    public static let count = 10
+
+    public static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let characters = (0..<10).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }
+        return String(characters[0..<5]) + "-" + String(characters[5...])
+    }
+
+    /// The form that is hashed: upper case, without dashes and spaces.
+    public static func normalized(_ code: String) -> String {
+        code.uppercased().filter { $0 != "-" && $0 != " " }
+    }
+}
+
+/// What `setUpTwoFactor` hands the client: the secret, once, for the authenticator app.
+public struct TwoFactorSetup: Sendable {
+    public var secret: String
+    public var otpauthUrl: String
+}
+
+extension Accounts {
+    public static let twoFactorAlreadyEnabled = GatehouseError.badRequest(
+        "Two-factor authentication is already enabled"
+    )
+    public static let twoFactorNotEnabled = GatehouseError.badRequest("Two-factor authentication is not enabled")
+    public static let twoFactorNotSetUp = GatehouseError.badRequest(
+        "Two-factor setup has not been started: call /api/auth/2fa/setup first"
+    )
+    public static let invalidTwoFactorCode = GatehouseError.badRequest("Invalid two-factor code")
+
+    /// A new TOTP secret, stored sealed and pending until `enableTwoFactor` proves the app has
+    /// it. Calling it again replaces the pending secret. The secret is never shown again.
+    public func setUpTwoFactor(for user: User) async throws -> TwoFactorSetup {
+        guard !user.twoFactorEnabled else { throw Self.twoFactorAlreadyEnabled }
+        let secret = TOTP.newSecret()
+        try await core.store.savePendingTwoFactor(
+            TwoFactorSecret(
+                userId: user.id,
+                sealedSecret: try core.secretKey.seal(secret),
+                enabled: false,
+                lastUsedStep: nil,
+                createdAt: Date()
+            )
+        )
+        return TwoFactorSetup(
+            secret: Base32.encode(secret),
+            otpauthUrl: TOTP(secret: secret).provisioningURL(
+                account: user.email,
+                issuer: core.settings.mail.productName
+            )
+        )
+    }
+
+    /// Turns 2FA on with a code from the pending secret; returns the 10 backup codes, shown
+    /// only now.
+    public func enableTwoFactor(for user: User, code: String) async throws -> [String] {
+        guard !user.twoFactorEnabled else { throw Self.twoFactorAlreadyEnabled }
+        guard let stored = try await core.store.twoFactorSecret(userId: user.id), !stored.enabled,
+            let secret = core.secretKey.open(stored.sealedSecret)
+        else { throw Self.twoFactorNotSetUp }
+        guard let step = TOTP(secret: secret).matchingStep(Self.digits(code), at: Date()) else {
+            throw Self.invalidTwoFactorCode
+        }
+        let codes = (0..<BackupCodes.count).map { _ in BackupCodes.make() }
+        guard
+            try await core.store.enableTwoFactor(
+                userId: user.id,
+                step: step,
+                backupCodeHashes: codes.map { core.secretKey.hash(BackupCodes.normalized($0)) },
+                audit: AuditEvent(.twoFactorEnabled, userId: user.id)
+            )
+        else { throw Self.twoFactorAlreadyEnabled }
+        return codes
+    }
+
+    /// Turns 2FA off; needs the password and a current code (or a backup code).
+    public func disableTwoFactor(for user: User, password: String, code: String) async throws {
+        guard user.twoFactorEnabled else { throw Self.twoFactorNotEnabled }
+        guard await core.passwords.verify(password, against: user.passwordHash) else {
+            throw Self.wrongCurrentPassword
+        }
+        guard let proof = try await twoFactorProof(code, for: user),
+            try await core.store.disableTwoFactor(
+                userId: user.id,
+                proof: proof,
+                audit: AuditEvent(.twoFactorDisabled, userId: user.id, detail: ["method": .string(proof.method)])
+            )
+        else { throw Self.invalidTwoFactorCode }
+    }
+
+    /// What `code` would prove for `user`: a TOTP step not yet used (six digits), or a backup
+    /// code's hash (spent, or refused, by the store). Nil when it cannot be right.
+    func twoFactorProof(_ code: String, for user: User) async throws -> TwoFactorProof? {
+        let digits = Self.digits(code)
+        if digits.utf8.count == 6, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) {
+            guard let stored = try await core.store.twoFactorSecret(userId: user.id), stored.enabled,
+                let secret = core.secretKey.open(stored.sealedSecret),
+                let step = TOTP(secret: secret).matchingStep(digits, at: Date()),
+                step > (stored.lastUsedStep ?? .min)
+            else { return nil }
+            return .totp(step: step)
+        }
+        let backup = BackupCodes.normalized(code)
+        guard backup.count == 10 else { return nil }
+        return .backupCode(hash: core.secretKey.hash(backup))
+    }
+
+    /// A TOTP code as typed: spaces dropped ("123 456").
+    static func digits(_ code: String) -> String { code.filter { $0 != " " } }
+}

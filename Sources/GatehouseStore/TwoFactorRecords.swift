@@ -1,0 +1,193 @@
+import Foundation
+import GRDB
+import GatehouseCore
+
+/// A row of `two_factor`: one per user who has started or finished 2FA setup.
+struct TwoFactorRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "two_factor"
+
+    var userId: String
+    var sealedSecret: String
+    var enabled: Bool
+    var lastUsedStep: Int64?
+    var createdAt: Date
+
+    init(_ secret: TwoFactorSecret) {
+        (userId, sealedSecret, enabled, lastUsedStep, createdAt) = (
+            secret.userId, secret.sealedSecret, secret.enabled, secret.lastUsedStep, secret.createdAt
+        )
+    }
+
+    var secret: TwoFactorSecret {
+        TwoFactorSecret(
+            userId: userId,
+            sealedSecret: sealedSecret,
+            enabled: enabled,
+            lastUsedStep: lastUsedStep,
+            createdAt: createdAt
+        )
+    }
+}
+
+/// A row of `login_challenges`.
+struct LoginChallengeRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "login_challenges"
+
+    var id: String
+    var userId: String
+    var tokenHash: String
+    var expiresAt: Date
+    var attempts: Int
+    var createdAt: Date
+
+    init(_ c: LoginChallenge) {
+        (id, userId, tokenHash, expiresAt, attempts, createdAt) = (
+            c.id, c.userId, c.tokenHash, c.expiresAt, c.attempts, c.createdAt
+        )
+    }
+
+    var challenge: LoginChallenge {
+        LoginChallenge(
+            id: id,
+            userId: userId,
+            tokenHash: tokenHash,
+            expiresAt: expiresAt,
+            attempts: attempts,
+            createdAt: createdAt
+        )
+    }
+}
+
+extension SQLiteStore {
+    public func twoFactorSecret(userId: String) async throws -> TwoFactorSecret? {
+        try await pool.read { db in try TwoFactorRecord.fetchOne(db, key: userId)?.secret }
+    }
+
+    public func savePendingTwoFactor(_ secret: TwoFactorSecret) async throws {
+        try await pool.write { db in
+            try TwoFactorRecord.filter(Column("userId") == secret.userId && Column("enabled") == false).deleteAll(db)
+            try TwoFactorRecord(secret).insert(db)
+        }
+    }
+
+    public func enableTwoFactor(userId: String, step: Int64, backupCodeHashes: [String], audit: AuditEvent)
+        async throws -> Bool
+    {
+        try await accountWrite { db in
+            try db.execute(
+                sql: "UPDATE two_factor SET enabled = 1, lastUsedStep = ? WHERE userId = ? AND enabled = 0",
+                arguments: [step, userId]
+            )
+            guard db.changesCount == 1 else { return false }
+            try db.execute(sql: "DELETE FROM backup_codes WHERE userId = ?", arguments: [userId])
+            for hash in backupCodeHashes {
+                try db.execute(
+                    sql: "INSERT INTO backup_codes (userId, codeHash) VALUES (?, ?)",
+                    arguments: [userId, hash]
+                )
+            }
+            try db.execute(
+                sql: "UPDATE users SET twoFactorEnabled = 1, updatedAt = ? WHERE id = ?",
+                arguments: [Date(), userId]
+            )
+            try AuditRecord(audit).insert(db)
+            return true
+        }
+    }
+
+    public func disableTwoFactor(userId: String, proof: TwoFactorProof, audit: AuditEvent) async throws -> Bool {
+        try await accountWrite { db in
+            guard try Self.spend(proof, userId: userId, in: db) else { return false }
+            try TwoFactorRecord.deleteOne(db, key: userId)
+            try db.execute(sql: "DELETE FROM backup_codes WHERE userId = ?", arguments: [userId])
+            try LoginChallengeRecord.filter(Column("userId") == userId).deleteAll(db)
+            try db.execute(
+                sql: "UPDATE users SET twoFactorEnabled = 0, updatedAt = ? WHERE id = ?",
+                arguments: [Date(), userId]
+            )
+            try AuditRecord(audit).insert(db)
+            return true
+        }
+    }
+
+    public func unusedBackupCodeCount(userId: String) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(
+                db,
+                sql: "SELECT COUNT(*) FROM backup_codes WHERE userId = ? AND usedAt IS NULL",
+                arguments: [userId]
+            ) ?? 0
+        }
+    }
+
+    public func insertLoginChallenge(_ challenge: LoginChallenge) async throws {
+        try await pool.write { db in
+            // Expired challenges of anyone go with each new one; they are few and short-lived.
+            try LoginChallengeRecord.filter(Column("expiresAt") <= Date()).deleteAll(db)
+            try LoginChallengeRecord(challenge).insert(db)
+        }
+    }
+
+    public func loginChallenge(tokenHash: String, now: Date) async throws -> LoginChallenge? {
+        try await pool.read { db in
+            try LoginChallengeRecord.filter(Column("tokenHash") == tokenHash && Column("expiresAt") > now)
+                .fetchOne(db)?.challenge
+        }
+    }
+
+    public func failLoginChallenge(id: String, maxAttempts: Int) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE login_challenges SET attempts = attempts + 1 WHERE id = ?", arguments: [id])
+            try db.execute(
+                sql: "DELETE FROM login_challenges WHERE id = ? AND attempts >= ?",
+                arguments: [id, maxAttempts]
+            )
+        }
+    }
+
+    public func completeLoginChallenge(
+        id: String,
+        proof: TwoFactorProof,
+        session: Session,
+        keepAtMost: Int,
+        audit: AuditEvent
+    ) async throws -> Bool {
+        do {
+            return try await accountWrite { db in
+                guard try LoginChallengeRecord.deleteOne(db, key: id) else { return false }
+                guard try Self.spend(proof, userId: session.userId, in: db) else {
+                    // Already spent (a second request with the same code): roll back, so the
+                    // challenge stays for a fresh code.
+                    throw SpentProof()
+                }
+                try Self.insertSession(session, keepAtMost: keepAtMost, in: db)
+                try AuditRecord(audit).insert(db)
+                return true
+            }
+        } catch is SpentProof {
+            return false
+        }
+    }
+
+    struct SpentProof: Error {}
+
+    /// Marks `proof` used: a TOTP step above the last one used, or an unused backup code.
+    static func spend(_ proof: TwoFactorProof, userId: String, in db: Database) throws -> Bool {
+        switch proof {
+        case .totp(let step):
+            try db.execute(
+                sql: """
+                    UPDATE two_factor SET lastUsedStep = ?
+                    WHERE userId = ? AND enabled = 1 AND (lastUsedStep IS NULL OR lastUsedStep < ?)
+                    """,
+                arguments: [step, userId, step]
+            )
+        case .backupCode(let hash):
+            try db.execute(
+                sql: "UPDATE backup_codes SET usedAt = ? WHERE userId = ? AND codeHash = ? AND usedAt IS NULL",
+                arguments: [Date(), userId, hash]
+            )
+        }
+        return db.changesCount == 1
+    }
+}

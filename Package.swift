@@ -27,6 +27,7 @@ let package = Package(
     targets: [
         // MARK: System libraries
         .systemLibrary(name: "CArgon2", path: "Sources/CArgon2"),
+        .systemLibrary(name: "CMaxMindDB", path: "Sources/CMaxMindDB"),
         .target(
             name: "CCurl",
             path: "Sources/CCurl",
@@ -91,6 +92,7 @@ let package = Package(
             name: "Policies",
             dependencies: [
                 "GatehouseCore",
+                "CMaxMindDB",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],

@@ -52,7 +52,7 @@ public struct EcliPanelRoutes: RouteModule {
                     billingState: body.billingState,
                     billingZip: body.billingZip
                 ),
-                clientIP: context.clientIP
+                from: context.origin(of: request)
             )
             return JSONReply(.object([("success", true), ("userId", .string(user.id))]), status: .created)
         }

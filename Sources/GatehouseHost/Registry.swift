@@ -13,6 +13,7 @@ public enum Registry {
         EcliPanelRoutes.self,
         StellarStackRoutes.self,
         FeatureFlags.self,
+        GeoblockPolicy.self,
         PasswordPolicy.self,
         AgePolicy.self,
         RateLimitPolicy.self,

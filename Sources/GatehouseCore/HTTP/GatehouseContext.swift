@@ -24,6 +24,11 @@ public struct GatehouseContext: RequestContext {
     /// Bodies above 64 KiB are refused with 413 (CONTRACT §1).
     public var maxUploadSize: Int { 64 * 1024 }
 
+    /// Where a request comes from, as the policies see it.
+    public func origin(of request: Request) -> RequestOrigin {
+        RequestOrigin(clientIP: clientIP, headers: request.headers, viaTrustedProxy: viaTrustedProxy)
+    }
+
     /// The authenticated caller; 401 without one, 403 when the account is suspended.
     public func requirePrincipal() throws -> Principal {
         guard let principal else { throw GatehouseError.unauthorized }
@@ -116,5 +121,19 @@ extension GatehouseError {
         @unknown default:
             self = .badRequest("Malformed JSON")
         }
+    }
+}
+
+/// The client's address and headers, for the policies that look at them (geoblock).
+public struct RequestOrigin: Sendable {
+    public var clientIP: String?
+    public var headers: HTTPFields
+    /// The peer is a trusted proxy: headers it sets (a country header) may be believed.
+    public var viaTrustedProxy: Bool
+
+    public init(clientIP: String?, headers: HTTPFields = [:], viaTrustedProxy: Bool = false) {
+        self.clientIP = clientIP
+        self.headers = headers
+        self.viaTrustedProxy = viaTrustedProxy
     }
 }

@@ -74,7 +74,7 @@ extension Accounts {
 
     /// Opens an account: checks the fields, asks the register and password-set policies, and
     /// stores the user with their email verification and its mail in one transaction.
-    public func register(_ form: Registration, clientIP: String?) async throws -> User {
+    public func register(_ form: Registration, from origin: RequestOrigin) async throws -> User {
         let email = Validate.normalizedEmail(form.email)
         let country = form.billingCountry?.trimmingCharacters(in: .whitespaces).uppercased()
         var issues: [FieldIssue] = []
@@ -100,13 +100,15 @@ extension Accounts {
         try await core.checkPolicies(
             PolicyInput(
                 point: .register,
-                clientIP: clientIP,
+                clientIP: origin.clientIP,
                 email: email,
                 dateOfBirth: form.dateOfBirth,
-                billingCountry: country
+                billingCountry: country,
+                headers: origin.headers,
+                viaTrustedProxy: origin.viaTrustedProxy
             )
         )
-        try await checkNewPassword(form.password, email: email, clientIP: clientIP)
+        try await checkNewPassword(form.password, email: email, clientIP: origin.clientIP)
 
         let user = User(
             email: email,

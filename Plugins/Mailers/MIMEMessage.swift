@@ -8,9 +8,9 @@ struct MIMEMessage {
     let bytes: [UInt8]
 
     init(_ message: MailMessage, from: MailAddress, date: Date = Date()) {
-        let random = Secrets.randomBytes(16).map { String(format: "%02x", $0) }.joined()
+        let random = Secrets.hex(Secrets.randomBytes(16))
         messageId = "\(random)@\(from.domain)"
-        let boundary = "=_gatehouse_" + Secrets.randomBytes(12).map { String(format: "%02x", $0) }.joined()
+        let boundary = "=_gatehouse_" + Secrets.hex(Secrets.randomBytes(12))
         var lines = [
             "Date: \(Self.rfc5322Date(date))",
             "From: \(Self.addressHeader(from))",

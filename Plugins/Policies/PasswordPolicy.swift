@@ -72,7 +72,7 @@ public struct PasswordPolicy: PolicyModule {
             }
         }
         if !breached.isEmpty {
-            let sha1 = Insecure.SHA1.hash(data: Data(password.utf8)).map { String(format: "%02X", $0) }.joined()
+            let sha1 = Secrets.hex(Insecure.SHA1.hash(data: Data(password.utf8))).uppercased()
             if breached.contains(sha1) || breached.contains(password) {
                 problems.append("appears in a list of breached passwords; choose another")
             }

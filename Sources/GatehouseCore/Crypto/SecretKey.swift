@@ -81,7 +81,6 @@ public struct SecretKey: Sendable {
 
     /// Keyed hash (HMAC-SHA-256, hex) of a short secret such as a backup code.
     public func hash(_ text: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: hashing).map { String(format: "%02x", $0) }
-            .joined()
+        Secrets.hex(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: hashing))
     }
 }

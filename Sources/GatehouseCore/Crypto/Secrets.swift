@@ -16,7 +16,20 @@ public enum Secrets {
 
     /// Lowercase hex of SHA-256 of the UTF-8 bytes: what the store keeps of a token.
     public static func sha256Hex(_ string: String) -> String {
-        SHA256.hash(data: Data(string.utf8)).map { String(format: "%02x", $0) }.joined()
+        hex(SHA256.hash(data: Data(string.utf8)))
+    }
+
+    static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Lowercase hex of bytes. (This runs on every authenticated request: no `String(format:)`.)
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in bytes {
+            out.append(hexDigits[Int(byte >> 4)])
+            out.append(hexDigits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     public static func base64URL(_ bytes: some Sequence<UInt8>) -> String {

@@ -207,6 +207,23 @@ import Testing
         #expect(wrong.status == 401 && unknown.status == 401)
         #expect(wrong.body == unknown.body)
         #expect(wrong.body == #"{"error":"Invalid email or password"}"#)
+        #expect(wrong.headers.map(\.0) == unknown.headers.map(\.0))
+
+        // Both cost an argon2 verification: an unknown email is not answered measurably faster.
+        // (A check of the property, not a speed test: medians of 4, within a factor of 2.)
+        func median(_ email: (Int) -> String) async throws -> Double {
+            var times: [Double] = []
+            for i in 0..<4 {
+                let start = ContinuousClock.now
+                _ = try await server.client.post("/api/auth/login", #"{"email":"\#(email(i))","password":"nope"}"#)
+                let elapsed = ContinuousClock.now - start
+                times.append(Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds))
+            }
+            return times.sorted()[2]
+        }
+        let known = try await median { _ in "ada@example.com" }
+        let unknownTime = try await median { "nobody\($0)@example.com" }
+        #expect(unknownTime > known / 2 && unknownTime < known * 2, "unknown \(unknownTime) s, known \(known) s")
     }
 
     @Test func readingOtherUsersNeedsStaff() async throws {

@@ -26,6 +26,8 @@ public struct EcliPanelRoutes: RouteModule {
         let users = router.group("api/users")
 
         mountSessions(on: router.group("api/sessions"), core: core)
+        mountAPIKeys(on: router.group("api/apikeys"), core: core)
+        mountSSHKeys(on: router.group("api/ssh-keys"), core: core)
 
         users.put(":id") { request, context in
             let principal = try context.requirePrincipal()

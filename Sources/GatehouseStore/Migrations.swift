@@ -110,6 +110,28 @@ enum Migrations {
                 t.column("createdAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v6-api-keys-ssh-keys") { db in
+            try db.create(table: "api_keys") { t in
+                t.primaryKey("id", .text)
+                t.column("userId", .text).notNull().indexed().references("users", onDelete: .cascade)
+                t.column("name", .text).notNull()
+                t.column("prefix", .text).notNull()
+                t.column("keyHash", .text).notNull().unique()
+                t.column("createdAt", .datetime).notNull()
+                t.column("lastUsedAt", .datetime)
+                t.column("expiresAt", .datetime)
+            }
+            try db.create(table: "ssh_keys") { t in
+                t.primaryKey("id", .text)
+                t.column("userId", .text).notNull().indexed().references("users", onDelete: .cascade)
+                t.column("name", .text).notNull()
+                t.column("type", .text).notNull()
+                t.column("fingerprint", .text).notNull().indexed()
+                t.column("publicKey", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.uniqueKey(["userId", "fingerprint"])
+            }
+        }
         return migrator
     }
 }

@@ -7,12 +7,16 @@ import GatehouseCore
 /// This is the only place that writes SQL.
 public final class SQLiteStore: GatehouseStore {
     let pool: DatabasePool
-    let sessionCache = SessionCache()
+    let sessionCache = CredentialCache<(Session, User)>()
+    let apiKeyCache = CredentialCache<(APIKey, User)>()
 
-    /// A write that may change users or sessions. The resolved-session cache is emptied once it
-    /// has committed (or failed).
+    /// A write that may change users, sessions or API keys. The credential caches are emptied
+    /// once it has committed (or failed).
     func accountWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        defer { sessionCache.invalidate() }
+        defer {
+            sessionCache.invalidate()
+            apiKeyCache.invalidate()
+        }
         return try await pool.write(body)
     }
 

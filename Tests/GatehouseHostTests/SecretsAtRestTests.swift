@@ -18,7 +18,7 @@ import Testing
         return data
     }
 
-    @Test func noPasswordTokenBackupCodeOrTOTPSecretIsStoredInClear() async throws {
+    @Test func noPasswordTokenKeyBackupCodeOrTOTPSecretIsStoredInClear() async throws {
         let server = try await TestServer()
         defer { Task { await server.stop() } }
         let password = "Unique!Passw0rd-\(UUID().uuidString.prefix(8))"
@@ -28,6 +28,10 @@ import Testing
         )
         #expect(registered.status == 201)
         let token = try await server.client.login("secret@example.com", password)
+        let apiKey = try #require(
+            try await server.client.post("/api/apikeys", #"{"name":"ci"}"#, bearer: token).json?["key"]?.stringValue
+        )
+        #expect(try await server.client.get("/api/users/me", bearer: apiKey).status == 200)
         let (totpSecret, backupCodes, _) = try await enableTwoFactor(server, session: token)
         let challenge = try await server.client.post(
             "/api/auth/login",
@@ -46,7 +50,7 @@ import Testing
         #expect(mails.count == 2 && mails.allSatisfy { $0.status == .sent && $0.text.isEmpty && $0.html.isEmpty })
 
         let bytes = try await databaseBytes(server)
-        var secrets = [password, token, tempToken, totpSecret]
+        var secrets = [password, token, tempToken, totpSecret, apiKey, String(apiKey.dropFirst(10))]
         secrets += backupCodes + backupCodes.map { $0.replacingOccurrences(of: "-", with: "") }
         for secret in secrets {
             #expect(bytes.range(of: Data(secret.utf8)) == nil, "found \(secret) in the database")
@@ -54,6 +58,7 @@ import Testing
         #expect(bytes.range(of: Data(try #require(Base32.decode(totpSecret)))) == nil, "found the raw TOTP secret")
         // What is there instead: the hashes.
         #expect(bytes.range(of: Data(Secrets.sha256Hex(token).utf8)) != nil)
+        #expect(bytes.range(of: Data(Secrets.sha256Hex(apiKey).utf8)) != nil)
     }
 
     @Test func fiftyConcurrentLoginsOfOneUserAllSucceed() async throws {

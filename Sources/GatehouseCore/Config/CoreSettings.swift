@@ -27,6 +27,15 @@ public struct CoreSettings: Sendable, Equatable {
         public var threads: Int
     }
 
+    /// API key and SSH key rules (`apiKeys.*`, `sshKeys.*`).
+    public struct Credentials: Sendable, Equatable {
+        /// Keys one user may hold.
+        public var apiKeysPerUser: Int
+        /// One SSH key may be on one account only (else: once per account).
+        public var sshKeysUniqueAcrossUsers: Bool
+        public var sshMinimumRSABits: Int
+    }
+
     public var server: Server
     public var database: Database
     /// Module ids to load, in order (policies run in this order).
@@ -36,6 +45,7 @@ public struct CoreSettings: Sendable, Equatable {
     public var plans: [PortalType: PlanLimits]
     public var adultAges: AdultAges
     public var mail: MailSettings
+    public var credentials: Credentials
     public var logLevel: String
 
     /// Reads and validates the core's keys from the root of the config.
@@ -105,6 +115,11 @@ public struct CoreSettings: Sendable, Equatable {
         }
 
         let logLevel = try root.section("log").choice("level", default: LogLevel.info).rawValue
+        let credentials = Credentials(
+            apiKeysPerUser: try root.section("apiKeys").int("maxPerUser", default: 25, in: 1...1000),
+            sshKeysUniqueAcrossUsers: try root.section("sshKeys").bool("uniqueAcrossUsers", default: false),
+            sshMinimumRSABits: try root.section("sshKeys").int("minimumRSABits", default: 2048, in: 1024...16384)
+        )
 
         return CoreSettings(
             server: serverSettings,
@@ -115,6 +130,7 @@ public struct CoreSettings: Sendable, Equatable {
             plans: plans,
             adultAges: try AdultAges.read(root.section("policies.age")),
             mail: try MailSettings.read(root.section("mail")),
+            credentials: credentials,
             logLevel: logLevel
         )
     }

@@ -17,6 +17,10 @@ public struct AuditEvent: Sendable, Equatable {
         case sessionsRevoked = "sessions.revoked"
         case roleChanged = "user.roleChanged"
         case suspensionChanged = "user.suspensionChanged"
+        case apiKeyCreated = "apiKey.created"
+        case apiKeyDeleted = "apiKey.deleted"
+        case sshKeyAdded = "sshKey.added"
+        case sshKeyDeleted = "sshKey.deleted"
     }
 
     public var id: String

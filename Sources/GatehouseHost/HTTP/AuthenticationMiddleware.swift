@@ -31,13 +31,26 @@ struct AuthenticationMiddleware: RouterMiddleware {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].caseInsensitiveCompare("Bearer") == .orderedSame {
                 let token = parts[1].trimmingCharacters(in: .whitespaces)
-                // API keys (`gk_...`) resolve here once their module exists; session tokens now.
-                if !token.hasPrefix("gk_"), let (session, user) = try await sessions.resolve(token: token) {
+                // A `gk_` token is an API key; anything else a session token.
+                if token.hasPrefix(APIKey.marker) {
+                    if let principal = try await apiKeyPrincipal(token) { return principal }
+                } else if let (session, user) = try await sessions.resolve(token: token) {
                     return Principal(user: user, credential: .session(id: session.id))
                 }
             }
         }
+        if let key = request.headers[.xAPIKey] {
+            return try await apiKeyPrincipal(key.trimmingCharacters(in: .whitespaces))
+        }
         return nil
+    }
+
+    /// The key's user, unless keys are switched off (`features.apiKeys`).
+    func apiKeyPrincipal(_ secret: String) async throws -> Principal? {
+        guard (try? await core.checkPolicies(PolicyInput(point: .feature, feature: "apiKeys"))) != nil,
+            let (key, user) = try await core.credentials.resolveAPIKey(secret)
+        else { return nil }
+        return Principal(user: user, credential: .apiKey(id: key.id))
     }
 }
 

@@ -1,0 +1,151 @@
+import Foundation
+
+/// API keys and SSH keys: creation rules, lookup, deletion. Route modules call these.
+public struct Credentials: Sendable {
+    let core: Core
+
+    public static let keyNotFound = GatehouseError.notFound("API key not found")
+    public static let sshKeyNotFound = GatehouseError.notFound("SSH key not found")
+    public static let sshKeyTaken = GatehouseError(.conflict, "This SSH key has already been added")
+
+    /// How often a key's `lastUsedAt` is written at most: a busy key is not a write per request.
+    public static let touchInterval: TimeInterval = 60
+
+    var settings: CoreSettings.Credentials { core.settings.credentials }
+
+    // MARK: API keys
+
+    /// A new key for the caller, who must be signed in with a session. Returns the stored key
+    /// and the key itself, which is shown this once.
+    public func createAPIKey(by principal: Principal, name: String, expiresAt: String?) async throws -> (
+        APIKey, secret: String
+    ) {
+        guard principal.sessionId != nil else { throw GatehouseError.requiresSession }
+        let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        var issues: [FieldIssue] = []
+        if let issue = Self.label(name, field: "name") { issues.append(issue) }
+        var expiry: Date?
+        if let expiresAt {
+            if let date = Timestamp.parse(expiresAt) {
+                if date > Date() {
+                    expiry = date
+                } else {
+                    issues.append(FieldIssue(field: "expiresAt", message: "must be in the future"))
+                }
+            } else {
+                issues.append(FieldIssue(field: "expiresAt", message: "must be an ISO 8601 date and time"))
+            }
+        }
+        guard issues.isEmpty else { throw GatehouseError.validation(issues) }
+
+        let secret = APIKey.marker + Secrets.sessionToken()
+        let key = APIKey(
+            userId: principal.user.id,
+            name: name,
+            prefix: String(secret.prefix(10)),
+            keyHash: Secrets.sha256Hex(secret),
+            createdAt: Date(),
+            expiresAt: expiry
+        )
+        let limit = settings.apiKeysPerUser
+        guard
+            try await core.store.insertAPIKey(
+                key,
+                maxPerUser: limit,
+                audit: AuditEvent(.apiKeyCreated, userId: key.userId, detail: ["keyId": .string(key.id)])
+            )
+        else {
+            throw GatehouseError.badRequest("API key limit reached: at most \(limit) keys per user")
+        }
+        return (key, secret)
+    }
+
+    public func apiKeys(userId: String) async throws -> [APIKey] {
+        try await core.store.apiKeys(userId: userId)
+    }
+
+    public func deleteAPIKey(id: String, by principal: Principal) async throws {
+        guard
+            try await core.store.deleteAPIKey(
+                id: id,
+                userId: principal.user.id,
+                audit: AuditEvent(.apiKeyDeleted, userId: principal.user.id, detail: ["keyId": .string(id)])
+            )
+        else { throw Self.keyNotFound }
+    }
+
+    /// The key's record and user, for a key presented by a client; nil when unknown, deleted or
+    /// expired. Its last use is written at most once per `touchInterval`.
+    public func resolveAPIKey(_ secret: String) async throws -> (APIKey, User)? {
+        guard secret.hasPrefix(APIKey.marker), secret.utf8.count <= 256 else { return nil }
+        let now = Date()
+        guard var (key, user) = try await core.store.apiKey(keyHash: Secrets.sha256Hex(secret), now: now) else {
+            return nil
+        }
+        if key.lastUsedAt.map({ now.timeIntervalSince($0) >= Self.touchInterval }) ?? true {
+            key.lastUsedAt = now
+            try await core.store.touchAPIKey(id: key.id, at: now)
+        }
+        return (key, user)
+    }
+
+    // MARK: SSH keys
+
+    /// Adds a public key to the caller's account. `name` defaults to the key's comment.
+    public func addSSHKey(by principal: Principal, name: String?, publicKey: String) async throws -> SSHKey {
+        let parsed: SSHPublicKey
+        do {
+            parsed = try SSHPublicKey.parse(publicKey, minimumRSABits: settings.sshMinimumRSABits)
+        } catch {
+            throw GatehouseError.validation(field: "publicKey", error.message)
+        }
+        let label = (name ?? parsed.comment ?? parsed.type).trimmingCharacters(in: .whitespacesAndNewlines)
+        if let issue = Self.label(label, field: "name") { throw GatehouseError.validation([issue]) }
+        let key = SSHKey(
+            userId: principal.user.id,
+            name: label,
+            type: parsed.type,
+            fingerprint: parsed.fingerprint,
+            publicKey: parsed.line,
+            createdAt: Date()
+        )
+        do {
+            try await core.store.insertSSHKey(
+                key,
+                uniqueAcrossUsers: settings.sshKeysUniqueAcrossUsers,
+                audit: AuditEvent(.sshKeyAdded, userId: key.userId, detail: ["fingerprint": .string(key.fingerprint)])
+            )
+        } catch StoreError.duplicate {
+            throw Self.sshKeyTaken
+        }
+        return key
+    }
+
+    public func sshKeys(userId: String) async throws -> [SSHKey] {
+        try await core.store.sshKeys(userId: userId)
+    }
+
+    public func deleteSSHKey(id: String, by principal: Principal) async throws {
+        guard
+            try await core.store.deleteSSHKey(
+                id: id,
+                userId: principal.user.id,
+                audit: AuditEvent(.sshKeyDeleted, userId: principal.user.id, detail: ["keyId": .string(id)])
+            )
+        else { throw Self.sshKeyNotFound }
+    }
+
+    /// A key's label: 1 to 100 characters, no control characters.
+    static func label(_ name: String, field: String) -> FieldIssue? {
+        if name.isEmpty { return FieldIssue(field: field, message: "must not be empty") }
+        if name.count > 100 { return FieldIssue(field: field, message: "must be at most 100 characters") }
+        if name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) {
+            return FieldIssue(field: field, message: "must not contain control characters")
+        }
+        return nil
+    }
+}
+
+extension Core {
+    public var credentials: Credentials { Credentials(core: self) }
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Request throughput of the release build: GET /api/users/me with a Bearer session token
-# against the bare GET /health, in the same run, with wrk on loopback.
+# Request throughput of the release build: GET /api/users/me with a Bearer session token and
+# with an API key, against the bare GET /health, in the same run, with wrk on loopback.
 #   benchmarks/http.sh [seconds] [connections]
 # The general rate limit is lifted for the run (it would otherwise answer 429 after 600).
 set -euo pipefail
@@ -37,6 +37,9 @@ base="http://127.0.0.1:$port"
 token=$(curl -sf -X POST "$base/api/auth/login" -H 'Content-Type: application/json' \
     -d '{"email":"bench@example.test","password":"Load!Test42"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 [[ -n "$token" ]] || { echo "login failed" >&2; exit 1; }
+apikey=$(curl -sf -X POST "$base/api/apikeys" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $token" -d '{"name":"benchmark"}' | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+[[ -n "$apikey" ]] || { echo "API key creation failed" >&2; exit 1; }
 
 rps() { # wrk arguments...
     wrk -t2 -c"$connections" -d"${seconds}s" --latency "$@" | tee -a "$work/wrk.log" |
@@ -44,10 +47,12 @@ rps() { # wrk arguments...
 }
 bare=$(rps "$base/health")
 me=$(rps -H "Authorization: Bearer $token" "$base/api/users/me")
+key=$(rps -H "X-API-Key: $apikey" "$base/api/users/me")
 non2xx=$(grep -c "Non-2xx" "$work/wrk.log" || true)
-awk -v b="$bare" -v m="$me" -v c="$connections" -v s="$seconds" -v n="$non2xx" 'BEGIN {
+awk -v b="$bare" -v m="$me" -v k="$key" -v c="$connections" -v s="$seconds" -v n="$non2xx" 'BEGIN {
     printf "wrk, %d connections, %d s each (release build, loopback)\n", c, s
-    printf "  GET /health (bare route):        %10.0f requests/s\n", b
-    printf "  GET /api/users/me (Bearer token): %10.0f requests/s\n", m
-    printf "  ratio me/bare: %.2f%s\n", m / b, (n > 0 ? "   (some replies were not 2xx!)" : "")
+    printf "  GET /health (bare route):          %10.0f requests/s\n", b
+    printf "  GET /api/users/me (session token): %10.0f requests/s   ratio %.2f\n", m, m / b
+    printf "  GET /api/users/me (API key):       %10.0f requests/s   ratio %.2f\n", k, k / b
+    if (n > 0) print "  (some replies were not 2xx!)"
 }'

@@ -95,6 +95,14 @@ import Testing
         #expect(try await client.get("/ready").status == 200)
         let token = try await client.login("root@example.com", "Adm1n!pass")
         #expect(try await client.get("/api/users/me", bearer: token).json?["role"] == "rootAdmin")
+        // An API key works through both headers; neither it nor the session token reaches the log.
+        let key = try #require(
+            try await client.post("/api/apikeys", #"{"name":"e2e"}"#, bearer: token).json?["key"]?.stringValue
+        )
+        #expect(try await client.get("/api/users/me", bearer: key).status == 200)
+        #expect(try await client.get("/api/users/me", headers: [("X-API-Key", key)]).status == 200)
+        #expect(server.count("GET /api/users/me 200") >= 2)
+        #expect(!server.text.contains(key) && !server.text.contains(token) && !server.text.contains("Adm1n!pass"))
 
         // Switch login off in the file; SIGHUP applies it without a restart.
         try String(contentsOfFile: configPath, encoding: .utf8)

@@ -26,7 +26,7 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         #expect(
             try await store.appliedMigrations() == [
                 "v1-users-sessions", "v2-mail-outbox", "v3-email-verifications", "v4-password-resets",
-                "v5-audit-two-factor", "v6-api-keys-ssh-keys",
+                "v5-audit-two-factor", "v6-api-keys-ssh-keys", "v7-servers",
             ]
         )
         let (journal, foreignKeys) = try await store.pool.read { db in
@@ -189,5 +189,34 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         #expect(try await sessions.revokeAll(userId: user.id, keeping: s3.id) == 1)
         #expect(try await sessions.resolve(token: t2) == nil)
         #expect(try await sessions.resolve(token: t3) != nil)
+    }
+}
+
+@Suite struct TimestampTests {
+    /// A date shown before it is stored (a 201's createdAt) and after it is read back (a later
+    /// GET) must be the same text.
+    @Test func datesReadTheSameAfterARoundTripThroughTheStore() async throws {
+        let store = try await makeStore()
+        for _ in 0..<300 {
+            let created = Date(timeIntervalSince1970: Double.random(in: 0...4_000_000_000))
+            let user = User(
+                email: "t\(UUID().uuidString.prefix(8))@example.com",
+                passwordHash: "x",
+                firstName: "T",
+                lastName: "U",
+                createdAt: created
+            )
+            try await store.insertUser(user)
+            let stored = try #require(try await store.user(id: user.id))
+            #expect(Timestamp.string(stored.createdAt) == Timestamp.string(created), "\(created.timeIntervalSince1970)")
+        }
+    }
+
+    @Test func theFormatIsISO8601WithMilliseconds() {
+        #expect(Timestamp.string(Date(timeIntervalSince1970: 1_705_314_600)) == "2024-01-15T10:30:00.000Z")
+        #expect(Timestamp.string(Date(timeIntervalSince1970: 1_705_314_600.1239)) == "2024-01-15T10:30:00.124Z")
+        #expect(Timestamp.string(Date(timeIntervalSince1970: 0.9996)) == "1970-01-01T00:00:01.000Z")
+        #expect(Timestamp.string(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500Z")
+        #expect(Timestamp.parse("2024-01-15T10:30:00.000Z") == Date(timeIntervalSince1970: 1_705_314_600))
     }
 }

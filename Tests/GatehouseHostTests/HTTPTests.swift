@@ -209,22 +209,14 @@ import Testing
         #expect(wrong.body == #"{"error":"Invalid email or password"}"#)
         #expect(wrong.headers.map(\.0) == unknown.headers.map(\.0))
 
-        // Both cost an argon2 verification: an unknown email is not answered measurably faster.
-        // (A check of that property, not a speed test.) Samples alternate, and the fastest of
-        // each is compared: load from other suites can only slow a sample down.
-        func seconds(_ email: String) async throws -> Double {
-            let start = ContinuousClock.now
+        // Both cost one argon2 verification: an unknown email is not answered faster. (Counted
+        // rather than timed: timings in a loaded test run say little.)
+        let hasher = server.core.passwords
+        for email in ["ada@example.com", "nobody@example.com"] {
+            let before = hasher.verificationsRun
             _ = try await server.client.post("/api/auth/login", #"{"email":"\#(email)","password":"nope"}"#)
-            let elapsed = ContinuousClock.now - start
-            return Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds)
+            #expect(hasher.verificationsRun == before + 1, "\(email)")
         }
-        var known: [Double] = []
-        var unknownTimes: [Double] = []
-        for i in 0..<4 {
-            known.append(try await seconds("ada@example.com"))
-            unknownTimes.append(try await seconds("nobody\(i)@example.com"))
-        }
-        #expect(unknownTimes.min()! > known.min()! / 3, "unknown \(unknownTimes) s, known \(known) s")
     }
 
     @Test func readingOtherUsersNeedsStaff() async throws {

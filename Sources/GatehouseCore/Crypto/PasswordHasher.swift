@@ -1,6 +1,7 @@
 import CArgon2
 import Foundation
 import NIOPosix
+import Synchronization
 
 /// argon2id parameters (RFC 9106); the defaults are OWASP's minimum.
 public struct Argon2Parameters: Sendable, Equatable {
@@ -30,6 +31,10 @@ public final class PasswordHasher: Sendable {
     /// A hash of a random password, verified against when an email is unknown so that the
     /// answer takes as long as for a known one.
     private let dummyHash: String
+    private let verifications = Atomic<Int>(0)
+
+    /// How many argon2 verifications have run (real or dummy): what a sign-in costs, counted.
+    public var verificationsRun: Int { verifications.load(ordering: .relaxed) }
 
     public init(parameters: Argon2Parameters = .default, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.parameters = parameters
@@ -52,7 +57,10 @@ public final class PasswordHasher: Sendable {
 
     /// True when `password` matches the PHC string `encoded`; false for a mismatch or a malformed hash.
     public func verify(_ password: String, against encoded: String) async -> Bool {
-        (try? await pool.runIfActive { Self.verify(password: password, encoded: encoded) }) ?? false
+        (try? await pool.runIfActive {
+            self.verifications.add(1, ordering: .relaxed)
+            return Self.verify(password: password, encoded: encoded)
+        }) ?? false
     }
 
     /// Spends the time of one verification without a real hash, for unknown accounts.

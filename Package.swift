@@ -72,6 +72,7 @@ let package = Package(
                 "AuthRoutes",
                 "EcliPanelRoutes",
                 "StellarStackRoutes",
+                "ServerRoutes",
                 "Policies",
                 "Mailers",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -87,7 +88,12 @@ let package = Package(
         // MARK: Modules (one target per folder under Plugins/)
         .target(name: "AuthRoutes", dependencies: ["GatehouseCore"], path: "Plugins/AuthRoutes"),
         .target(name: "EcliPanelRoutes", dependencies: ["GatehouseCore"], path: "Plugins/EcliPanelRoutes"),
-        .target(name: "StellarStackRoutes", dependencies: ["GatehouseCore"], path: "Plugins/StellarStackRoutes"),
+        .target(
+            name: "StellarStackRoutes",
+            dependencies: ["GatehouseCore", .product(name: "HTTPTypes", package: "swift-http-types")],
+            path: "Plugins/StellarStackRoutes"
+        ),
+        .target(name: "ServerRoutes", dependencies: ["GatehouseCore"], path: "Plugins/ServerRoutes"),
         .target(
             name: "Policies",
             dependencies: [

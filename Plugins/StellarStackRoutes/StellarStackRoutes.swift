@@ -1,8 +1,8 @@
 import GatehouseCore
 import Hummingbird
 
-/// `routes.stellarstack`: the StellarStack-style surface (CONTRACT §5). So far: the admin email
-/// routes.
+/// `routes.stellarstack`: the StellarStack-style surface (CONTRACT §5): the account and admin
+/// user routes (AccountRoutes.swift) and the admin email routes.
 public struct StellarStackRoutes: RouteModule {
     public static let id = "routes.stellarstack"
 
@@ -18,6 +18,7 @@ public struct StellarStackRoutes: RouteModule {
     }
 
     public static func mount(on router: RouterGroup<GatehouseContext>, core: Core) {
+        mountAccount(on: router, core: core)
         let email = router.group("api/account/admin/email")
 
         email.get("status") { _, context in

@@ -3,6 +3,7 @@ import EcliPanelRoutes
 import GatehouseCore
 import Mailers
 import Policies
+import ServerRoutes
 import StellarStackRoutes
 
 /// Every module that exists. The config's `modules:` list says which of them load, in order.
@@ -12,6 +13,7 @@ public enum Registry {
         AuthRoutes.self,
         EcliPanelRoutes.self,
         StellarStackRoutes.self,
+        ServerRoutes.self,
         FeatureFlags.self,
         GeoblockPolicy.self,
         PasswordPolicy.self,

@@ -132,6 +132,17 @@ enum Migrations {
                 t.uniqueKey(["userId", "fingerprint"])
             }
         }
+        migrator.registerMigration("v7-servers") { db in
+            try db.create(table: "servers") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull()
+                t.column("status", .text).notNull()
+                // RESTRICT: an owner cannot be deleted from under their servers.
+                t.column("ownerId", .text).notNull().indexed().references("users", onDelete: .restrict)
+                t.column("nodeDisplayName", .text)
+                t.column("createdAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -49,7 +49,8 @@ func refusedPaths(_ yaml: String?, environment: [String: String] = [:]) async ->
         #expect(fromFile.modules.map { type(of: $0).id } == Registry.defaultModules)
         #expect(
             Registry.defaultModules == [
-                "routes.auth", "routes.eclipanel", "routes.stellarstack", "policy.flags", "policy.geoblock",
+                "routes.auth", "routes.eclipanel", "routes.stellarstack", "routes.servers", "policy.flags",
+                "policy.geoblock",
                 "policy.password", "policy.age", "policy.ratelimit",
             ]
         )

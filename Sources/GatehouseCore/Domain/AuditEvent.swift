@@ -17,6 +17,7 @@ public struct AuditEvent: Sendable, Equatable {
         case sessionsRevoked = "sessions.revoked"
         case roleChanged = "user.roleChanged"
         case suspensionChanged = "user.suspensionChanged"
+        case userDeleted = "user.deleted"
         case apiKeyCreated = "apiKey.created"
         case apiKeyDeleted = "apiKey.deleted"
         case sshKeyAdded = "sshKey.added"

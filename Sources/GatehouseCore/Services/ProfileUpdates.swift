@@ -11,6 +11,8 @@ public struct ProfileChanges: Sendable {
     public var billingZip: String??
     public var billingCountry: String??
     public var dateOfBirth: String??
+    /// An http(s) URL, or `.some(nil)` to remove the picture.
+    public var avatarUrl: String??
     /// Top-level keys replace the stored ones; a key set to `null` is removed.
     public var settings: [(String, JSONValue)]?
     public var email: String?
@@ -122,6 +124,13 @@ extension Accounts {
                 user.dateOfBirth = value
             }
         }
+        if let value = changes.avatarUrl {
+            if let value, let issue = Validate.imageURL(value, field: "image") {
+                issues.append(issue)
+            } else {
+                user.avatarUrl = value
+            }
+        }
         if let settings = changes.settings {
             for (key, value) in settings {
                 if !isAdmin && !Self.userSettingsKeys.contains(key) {
@@ -178,7 +187,9 @@ extension Accounts {
         }
 
         var change = AccountChange(user: user, audit: audit)
-        if email != nil || changes.password != nil {
+        // Your own email or password takes your current password; an admin changing someone
+        // else's does not know theirs.
+        if isSelf && (email != nil || changes.password != nil) {
             guard let current = changes.currentPassword, !current.isEmpty else {
                 throw GatehouseError.validation(field: "currentPassword", "is required to change email or password")
             }

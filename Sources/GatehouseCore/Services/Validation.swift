@@ -34,6 +34,15 @@ public enum Validate {
         email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
     }
 
+    /// An http or https URL with a host, at most 2048 characters; returns the issue, if any.
+    public static func imageURL(_ value: String, field: String) -> FieldIssue? {
+        guard value.utf8.count <= 2048, let url = URL(string: value),
+            let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty
+        else { return FieldIssue(field: field, message: "must be a valid http(s) URL") }
+        return nil
+    }
+
     /// A name of 1 to `max` characters, no control characters; returns the issue, if any.
     public static func name(_ value: String, field: String, max: Int = 100) -> FieldIssue? {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)

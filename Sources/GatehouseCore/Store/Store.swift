@@ -46,7 +46,7 @@ public protocol SessionStore: Sendable {
 
 /// The whole store: every protocol above, plus health and schema.
 public protocol GatehouseStore: UserStore, SessionStore, OutboxStore, VerificationStore,
-    PasswordResetStore, TwoFactorStore, AuditStore, CredentialStore
+    PasswordResetStore, TwoFactorStore, AuditStore, CredentialStore, ServerStore
 {
     /// Brings the schema up to date.
     func migrate() async throws

@@ -1,0 +1,96 @@
+import Foundation
+
+/// Which endpoint deletes an account; they word their refusals differently (CONTRACT §5).
+public enum DeletionPath: Sendable {
+    /// The user deletes themself.
+    case own
+    /// An admin deletes someone.
+    case admin
+}
+
+extension Accounts {
+    public static let userNotFound = GatehouseError.notFound("User not found")
+
+    /// Deletes an account and everything that is theirs, in one transaction with its audit
+    /// event. Needs a session (not an API key). Refused while the account owns servers, for the
+    /// last rootAdmin, for an admin deleting themself through the admin endpoint, and for an
+    /// admin deleting an admin (only a rootAdmin may).
+    public func delete(_ targetId: String, by actor: Principal, via path: DeletionPath) async throws {
+        guard actor.sessionId != nil else { throw GatehouseError.requiresSession }
+        let isSelf = targetId == actor.user.id
+        if path == .admin {
+            if isSelf { throw GatehouseError.badRequest("Cannot delete your own account via admin endpoint") }
+            guard let target = try await core.store.user(id: targetId) else { throw Self.userNotFound }
+            if target.role.isAdmin && actor.user.role != .rootAdmin {
+                throw GatehouseError.forbidden("Only a rootAdmin may delete an admin")
+            }
+        }
+        do {
+            try await core.store.deleteUser(
+                id: targetId,
+                audit: AuditEvent(.userDeleted, userId: targetId, actorId: isSelf ? nil : actor.user.id)
+            )
+        } catch let refusal as UserDeletionRefusal {
+            switch refusal {
+            case .notFound:
+                throw Self.userNotFound
+            case .ownsServers:
+                throw GatehouseError.badRequest(
+                    path == .own
+                        ? "Cannot delete account with active servers" : "Cannot delete user with active servers"
+                )
+            case .lastRootAdmin:
+                throw GatehouseError.badRequest("Cannot delete the last rootAdmin")
+            }
+        }
+    }
+
+    /// An account made by an admin: verified from the start, password through the password
+    /// policies. `name` is the display name; first and last name are taken from it.
+    public func createByAdmin(name: String, email: String, password: String, role: Role, by actor: Principal)
+        async throws -> User
+    {
+        let email = Validate.normalizedEmail(email)
+        let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        var issues: [FieldIssue] = []
+        if let issue = Validate.name(name, field: "name") { issues.append(issue) }
+        if !Validate.isEmail(email) {
+            issues.append(FieldIssue(field: "email", message: "must be a valid email address"))
+        }
+        if password.count < 8 { issues.append(FieldIssue(field: "password", message: "must be at least 8 characters")) }
+        if password.utf8.count > 1024 {
+            issues.append(FieldIssue(field: "password", message: "must be at most 1024 bytes"))
+        }
+        guard issues.isEmpty else { throw GatehouseError.validation(issues) }
+        if role.isAdmin && actor.user.role != .rootAdmin {
+            throw GatehouseError.forbidden("Only a rootAdmin may grant or revoke admin roles")
+        }
+        try await checkNewPassword(password, email: email)
+        let words = name.split(separator: " ", maxSplits: 1).map(String.init)
+        let user = User(
+            email: email,
+            passwordHash: try await core.passwords.hash(password),
+            firstName: words[0],
+            lastName: words.count > 1 ? words[1] : "",
+            displayName: name,
+            role: role,
+            emailVerified: true
+        )
+        do {
+            try await core.store.insertUser(
+                user,
+                audit: [
+                    AuditEvent(
+                        .userCreated,
+                        userId: user.id,
+                        actorId: actor.user.id,
+                        detail: ["role": .string(role.rawValue)]
+                    )
+                ]
+            )
+        } catch StoreError.duplicate(field: "email") {
+            throw GatehouseError.badRequest("A user with this email already exists")
+        }
+        return user
+    }
+}

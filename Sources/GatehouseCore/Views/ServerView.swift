@@ -1,0 +1,15 @@
+/// A server as both surfaces show it: `{id, name, status, node: {displayName}, createdAt}`,
+/// with `ownerId` on the admin routes.
+public enum ServerView {
+    public static func json(_ server: Server, owner: Bool = false) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("id", .string(server.id)),
+            ("name", .string(server.name)),
+            ("status", .string(server.status)),
+            ("node", .object([("displayName", .string(server.nodeDisplayName))])),
+        ]
+        if owner { members.append(("ownerId", .string(server.ownerId))) }
+        members.append(("createdAt", .date(server.createdAt)))
+        return .object(members)
+    }
+}

@@ -19,6 +19,7 @@ public struct StellarStackRoutes: RouteModule {
 
     public static func mount(on router: RouterGroup<GatehouseContext>, core: Core) {
         mountAccount(on: router, core: core)
+        mountBetterAuth(on: router, core: core)
         let email = router.group("api/account/admin/email")
 
         email.get("status") { _, context in

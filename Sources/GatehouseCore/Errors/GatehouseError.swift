@@ -25,6 +25,9 @@ public struct GatehouseError: Error, Sendable, Equatable, HTTPResponseError, Cus
     public var extra: [String: JSONValue]
     /// Extra response headers, e.g. `Retry-After`.
     public var headers: HTTPFields
+    /// A body in another API's error shape (Better Auth's `{code, message}`), used instead of
+    /// ours when set.
+    public var replacementBody: JSONValue?
 
     public init(
         _ status: HTTPResponse.Status,
@@ -43,6 +46,7 @@ public struct GatehouseError: Error, Sendable, Equatable, HTTPResponseError, Cus
     public var description: String { "\(status.code) \(message)" }
 
     public var body: JSONValue {
+        if let replacementBody { return replacementBody }
         var members: [(String, JSONValue)] = [("error", .string(message))]
         if let details {
             members.append(

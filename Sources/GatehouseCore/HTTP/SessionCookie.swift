@@ -4,12 +4,25 @@ import Hummingbird
 /// The session cookie (CONTRACT §1): HttpOnly, SameSite=Lax, Secure when `server.secureCookies`.
 public enum SessionCookie {
     public static let name = "gatehouse_session"
+    /// Better Auth's cookie names (`__Secure-` when cookies are Secure).
+    public static let betterAuthNames = ["better-auth.session_token", "__Secure-better-auth.session_token"]
 
-    public static func make(token: String, settings: CoreSettings) -> Cookie {
+    public static func betterAuthName(settings: CoreSettings) -> String {
+        settings.server.secureCookies ? betterAuthNames[1] : betterAuthNames[0]
+    }
+
+    /// The cookie for a new session. `persistent: false` makes a browser-session cookie (no
+    /// Max-Age), for Better Auth's `rememberMe: false`.
+    public static func make(
+        token: String,
+        settings: CoreSettings,
+        name: String = SessionCookie.name,
+        persistent: Bool = true
+    ) -> Cookie {
         Cookie(
             name: name,
             value: token,
-            maxAge: Int(settings.sessions.lifetime),
+            maxAge: persistent ? Int(settings.sessions.lifetime) : nil,
             path: "/",
             secure: settings.server.secureCookies,
             httpOnly: true,
@@ -18,7 +31,7 @@ public enum SessionCookie {
     }
 
     /// Tells the browser to drop the cookie (`Max-Age=0`).
-    public static func clear(settings: CoreSettings) -> Cookie {
+    public static func clear(settings: CoreSettings, name: String = SessionCookie.name) -> Cookie {
         Cookie(
             name: name,
             value: "",

@@ -13,6 +13,8 @@ public struct Registration: Sendable {
     public var billingCity: String?
     public var billingState: String?
     public var billingZip: String?
+    /// A picture URL (StellarStack's `image`).
+    public var avatarUrl: String?
 
     public init(
         email: String,
@@ -25,7 +27,8 @@ public struct Registration: Sendable {
         address: String? = nil,
         billingCity: String? = nil,
         billingState: String? = nil,
-        billingZip: String? = nil
+        billingZip: String? = nil,
+        avatarUrl: String? = nil
     ) {
         self.email = email
         self.password = password
@@ -38,6 +41,7 @@ public struct Registration: Sendable {
         self.billingCity = billingCity
         self.billingState = billingState
         self.billingZip = billingZip
+        self.avatarUrl = avatarUrl
     }
 }
 
@@ -82,7 +86,12 @@ extension Accounts {
             issues.append(FieldIssue(field: "email", message: "must be a valid email address"))
         }
         if let issue = Validate.name(form.firstName, field: "firstName") { issues.append(issue) }
-        if let issue = Validate.name(form.lastName, field: "lastName") { issues.append(issue) }
+        // A single name (StellarStack's sign-up) comes as displayName with an empty lastName.
+        if !(form.lastName.isEmpty && form.displayName != nil),
+            let issue = Validate.name(form.lastName, field: "lastName")
+        {
+            issues.append(issue)
+        }
         if let displayName = form.displayName, let issue = Validate.name(displayName, field: "displayName") {
             issues.append(issue)
         }
@@ -95,6 +104,7 @@ extension Accounts {
         ] {
             if let issue = Validate.optionalText(value, field: field, max: max) { issues.append(issue) }
         }
+        if let url = form.avatarUrl, let issue = Validate.imageURL(url, field: "image") { issues.append(issue) }
         guard issues.isEmpty else { throw GatehouseError.validation(issues) }
 
         try await core.checkPolicies(
@@ -121,7 +131,8 @@ extension Accounts {
             billingState: form.billingState,
             billingZip: form.billingZip,
             billingCountry: country,
-            dateOfBirth: form.dateOfBirth
+            dateOfBirth: form.dateOfBirth,
+            avatarUrl: form.avatarUrl
         )
         let (verification, mail) = try verificationMail(for: user)
         do {

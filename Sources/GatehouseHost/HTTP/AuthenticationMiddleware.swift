@@ -27,6 +27,16 @@ struct AuthenticationMiddleware: RouterMiddleware {
         {
             return Principal(user: user, credential: .session(id: session.id))
         }
+        if core.settings.sessions.betterAuthCookie {
+            for name in SessionCookie.betterAuthNames {
+                // Better Auth signs its cookie as `token.signature`; our tokens contain no dot.
+                guard let value = request.cookies[name]?.value,
+                    let token = value.removingPercentEncoding?.split(separator: ".").first.map(String.init),
+                    let (session, user) = try await sessions.resolve(token: token)
+                else { continue }
+                return Principal(user: user, credential: .session(id: session.id))
+            }
+        }
         if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].caseInsensitiveCompare("Bearer") == .orderedSame {

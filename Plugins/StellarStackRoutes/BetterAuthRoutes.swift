@@ -1,0 +1,260 @@
+import GatehouseCore
+import HTTPTypes
+import Hummingbird
+
+/// Better Auth-compatible sign-in for StellarStack's web client, which speaks to its server with
+/// the Better Auth client library: the email endpoints' request and response shapes, errors as
+/// `{code, message}`, and Better Auth's session cookie. The rules are the core's: the same
+/// policies (flags, geo-blocking, passwords, rate limits, lockout, 2FA) as everywhere else.
+extension StellarStackRoutes {
+    struct SignUpRequest: Decodable {
+        var name: String
+        var email: String
+        var password: String
+        var image: String?
+        var rememberMe: Bool?
+    }
+
+    struct SignInRequest: Decodable {
+        var email: String
+        var password: String
+        var rememberMe: Bool?
+        var callbackURL: String?
+    }
+
+    struct CodeRequest: Decodable {
+        var code: String
+    }
+
+    /// Better Auth's two-factor plugin keeps the pending sign-in in this cookie.
+    static let twoFactorCookie = "better-auth.two_factor"
+
+    /// The user as Better Auth shows it.
+    static func betterAuthUser(_ user: User) -> JSONValue {
+        .object([
+            ("id", .string(user.id)),
+            ("email", .string(user.email)),
+            ("name", .string(name(user))),
+            ("image", .string(user.avatarUrl)),
+            ("emailVerified", .bool(user.emailVerified)),
+            ("createdAt", .date(user.createdAt)),
+            ("updatedAt", .date(user.updatedAt)),
+        ])
+    }
+
+    /// Our error, in Better Auth's shape and with its codes where it has one.
+    static func betterAuthError(_ error: GatehouseError) -> GatehouseError {
+        var status = error.status
+        let code: String
+        var message = error.message
+        switch (error.status.code, error.message) {
+        case (401, Accounts.invalidCredentials.message):
+            code = "INVALID_EMAIL_OR_PASSWORD"
+        case (409, Accounts.emailTaken.message):
+            (status, code, message) = (
+                .unprocessableContent, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
+                "User already exists. Use another email."
+            )
+        case (403, GatehouseError.suspended.message):
+            code = "ACCOUNT_SUSPENDED"
+        case (429, _):
+            code = "TOO_MANY_REQUESTS"
+        case (400, "Validation failed"):
+            let details = error.details ?? []
+            if details.contains(where: { $0.field == "email" }) {
+                (code, message) = ("INVALID_EMAIL", "Invalid email")
+            } else if details.contains(where: { $0.field == "password" && $0.message.contains("at least") }) {
+                (code, message) = ("PASSWORD_TOO_SHORT", "Password too short")
+            } else if details.contains(where: { $0.field == "password" && $0.message.contains("at most") }) {
+                (code, message) = ("PASSWORD_TOO_LONG", "Password too long")
+            } else {
+                code = "VALIDATION_ERROR"
+                message = details.map { "\($0.field) \($0.message)" }.joined(separator: "; ")
+            }
+        default:
+            code = error.status.reasonPhrase.uppercased().replacingOccurrences(of: " ", with: "_")
+        }
+        var translated = GatehouseError(status, message, headers: error.headers)
+        translated.replacementBody = .object([("code", .string(code)), ("message", .string(message))])
+        return translated
+    }
+
+    /// Runs a handler, answering its refusals in Better Auth's shape.
+    static func speakingBetterAuth(_ body: () async throws -> JSONReply) async throws -> JSONReply {
+        do {
+            return try await body()
+        } catch let error as GatehouseError {
+            throw betterAuthError(error)
+        }
+    }
+
+    /// A signed-in reply: the body, our cookie and Better Auth's.
+    static func withSessionCookies(_ body: JSONValue, token: String, persistent: Bool, core: Core) -> JSONReply {
+        let settings = core.settings
+        var cookies = [SessionCookie.make(token: token, settings: settings, persistent: persistent)]
+        if settings.sessions.betterAuthCookie {
+            cookies.append(
+                SessionCookie.make(
+                    token: token,
+                    settings: settings,
+                    name: SessionCookie.betterAuthName(settings: settings),
+                    persistent: persistent
+                )
+            )
+        }
+        return JSONReply(body, cookies: cookies)
+    }
+
+    static func mountBetterAuth(on router: RouterGroup<GatehouseContext>, core: Core) {
+        let auth = router.group("api/auth")
+
+        auth.post("sign-up/email") { request, context in
+            try await speakingBetterAuth {
+                let body = try await request.decodeJSON(SignUpRequest.self, context: context)
+                let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
+                if let issue = Validate.name(name, field: "name") { throw GatehouseError.validation([issue]) }
+                let words = name.split(separator: " ", maxSplits: 1).map(String.init)
+                let user = try await core.accounts.register(
+                    Registration(
+                        email: body.email,
+                        password: body.password,
+                        firstName: words[0],
+                        lastName: words.count > 1 ? words[1] : "",
+                        displayName: name,
+                        avatarUrl: body.image
+                    ),
+                    from: context.origin(of: request)
+                )
+                // Better Auth signs the new account in (its autoSignIn default).
+                let (token, _) = try await core.sessions.create(
+                    for: user,
+                    ip: context.clientIP,
+                    userAgent: request.headers[.userAgent],
+                    audit: [AuditEvent(.loginSucceeded, userId: user.id, detail: ["method": "signUp"])]
+                )
+                return withSessionCookies(
+                    .object([("token", .string(token)), ("user", betterAuthUser(user))]),
+                    token: token,
+                    persistent: body.rememberMe ?? true,
+                    core: core
+                )
+            }
+        }
+
+        auth.post("sign-in/email") { request, context in
+            try await speakingBetterAuth {
+                let body = try await request.decodeJSON(SignInRequest.self, context: context)
+                if !Validate.isEmail(Validate.normalizedEmail(body.email)) {
+                    throw GatehouseError.validation(field: "email", "must be a valid email address")
+                }
+                let result = try await core.accounts.signIn(
+                    email: body.email,
+                    password: body.password,
+                    clientIP: context.clientIP,
+                    userAgent: request.headers[.userAgent]
+                )
+                switch result {
+                case .twoFactorRequired(let tempToken):
+                    // As Better Auth's two-factor plugin answers; the code goes to
+                    // /api/auth/two-factor/verify-totp (or verify-backup-code) with this cookie.
+                    let cookie = Cookie(
+                        name: twoFactorCookie,
+                        value: tempToken,
+                        maxAge: Int(Accounts.challengeLifetime),
+                        path: "/",
+                        secure: core.settings.server.secureCookies,
+                        httpOnly: true,
+                        sameSite: .lax
+                    )
+                    return JSONReply(.object([("twoFactorRedirect", true)]), cookies: [cookie])
+                case .signedIn(let user, let token):
+                    var members: [(String, JSONValue)] = [
+                        ("redirect", .bool(body.callbackURL != nil)), ("token", .string(token)),
+                    ]
+                    if let url = body.callbackURL { members.append(("url", .string(url))) }
+                    members.append(("user", betterAuthUser(user)))
+                    return withSessionCookies(
+                        .object(members),
+                        token: token,
+                        persistent: body.rememberMe ?? true,
+                        core: core
+                    )
+                }
+            }
+        }
+
+        for path in ["two-factor/verify-totp", "two-factor/verify-backup-code"] {
+            auth.post(RouterPath(stringLiteral: path)) { request, context in
+                try await speakingBetterAuth {
+                    let body = try await request.decodeJSON(CodeRequest.self, context: context)
+                    guard let tempToken = request.cookies[twoFactorCookie]?.value else {
+                        throw Accounts.invalidChallenge
+                    }
+                    let (user, token) = try await core.accounts.completeSignIn(
+                        tempToken: tempToken,
+                        code: body.code,
+                        clientIP: context.clientIP,
+                        userAgent: request.headers[.userAgent]
+                    )
+                    var reply = withSessionCookies(
+                        .object([("token", .string(token)), ("user", betterAuthUser(user))]),
+                        token: token,
+                        persistent: true,
+                        core: core
+                    )
+                    reply.cookies.append(
+                        Cookie(name: twoFactorCookie, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .lax)
+                    )
+                    return reply
+                }
+            }
+        }
+
+        // Without a session: 200 and `null`, as Better Auth answers.
+        auth.get("get-session") { _, context in
+            guard let principal = context.principal, let sessionId = principal.sessionId else {
+                return JSONReply(.null)
+            }
+            if principal.user.suspended { return JSONReply(.null) }
+            guard
+                let session = try await core.sessions.list(userId: principal.user.id).first(where: {
+                    $0.id == sessionId
+                })
+            else { return JSONReply(.null) }
+            return JSONReply(
+                .object([
+                    (
+                        "session",
+                        .object([
+                            ("id", .string(session.id)),
+                            ("userId", .string(session.userId)),
+                            ("expiresAt", .date(session.expiresAt)),
+                            ("createdAt", .date(session.createdAt)),
+                            ("updatedAt", .date(session.lastSeenAt)),
+                            ("ipAddress", .string(session.ip)),
+                            ("userAgent", .string(session.userAgent)),
+                        ])
+                    ),
+                    ("user", betterAuthUser(principal.user)),
+                ])
+            )
+        }
+
+        auth.post("sign-out") { _, context in
+            try await speakingBetterAuth {
+                if let principal = context.principal {
+                    guard let sessionId = principal.sessionId else { throw GatehouseError.requiresSession }
+                    try await core.sessions.revoke(sessionId: sessionId, userId: principal.user.id)
+                }
+                let settings = core.settings
+                var cookies = [SessionCookie.clear(settings: settings)]
+                if settings.sessions.betterAuthCookie {
+                    cookies.append(
+                        SessionCookie.clear(settings: settings, name: SessionCookie.betterAuthName(settings: settings))
+                    )
+                }
+                return JSONReply(.success, cookies: cookies)
+            }
+        }
+    }
+}

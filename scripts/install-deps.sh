@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(libcurl4-openssl-dev libsqlite3-dev libargon2-dev libmaxminddb-dev)
 if [[ "${1:-}" == "--bench" ]]; then
-    packages+=(wrk curl)
+    packages+=(wrk curl sqlite3)
 fi
 if [[ "${1:-}" == "--test" ]]; then
     # argon2: the reference CLI for the hashing known-answer test; openssl: throw-away TLS

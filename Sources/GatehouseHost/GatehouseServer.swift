@@ -49,6 +49,7 @@ public final class GatehouseServer: Sendable {
         HealthRoutes.mount(on: routes.group(), core: core)
         routes.add(middleware: AuthenticationMiddleware(core: core))
         routes.add(middleware: RequestPolicyMiddleware(core: core))
+        AdminRoutes.mount(on: routes.group(), host: self)
         for module in core.runtime.modules {
             if let routeModule = type(of: module) as? any RouteModule.Type {
                 routeModule.mount(on: routes.group(), core: core)
@@ -117,6 +118,29 @@ enum HealthRoutes {
                 throw GatehouseError.unavailable("Database unavailable")
             }
             return JSONReply(.object([("status", "ready")]))
+        }
+    }
+}
+
+/// `POST /api/admin/reload` (CONTRACT §8): what SIGHUP does, for a rootAdmin over HTTP.
+enum AdminRoutes {
+    static func mount(on router: RouterGroup<GatehouseContext>, host: GatehouseServer) {
+        router.post("api/admin/reload") { _, context in
+            let principal = try context.requireSession()
+            guard principal.user.role == .rootAdmin else {
+                throw GatehouseError.forbidden("Forbidden: rootAdmin access required")
+            }
+            do {
+                try await host.reload()
+            } catch let refused as ConfigRefused {
+                host.logger.error("config reload refused, the running config stays in force:\n\(refused)")
+                throw GatehouseError.validation(refused.issues.map { FieldIssue(field: $0.path, message: $0.message) })
+            } catch {
+                host.logger.error("config reload refused, the running config stays in force:\n\(error)")
+                throw GatehouseError.badRequest("Config reload refused: \(error)")
+            }
+            host.logger.notice("config reloaded (by \(principal.user.id))")
+            return JSONReply(.success)
         }
     }
 }

@@ -75,6 +75,11 @@ import Testing
             ("GET", "/api/account/users/\(bob.id)", nil), ("PATCH", "/api/account/users/\(bob.id)", "{}"),
             ("DELETE", "/api/account/users/\(bob.id)", nil),
         ]
+        for (method, path) in [("GET", "/api/account/me"), ("PATCH", "/api/account/me"), ("DELETE", "/api/account/me")]
+        {
+            let anonymous = try await server.client.request(method, path, body: method == "PATCH" ? "{}" : nil)
+            #expect(anonymous.status == 401 && anonymous.body == #"{"error":"Unauthorized"}"#, "\(method) \(path)")
+        }
         for (method, path, body) in routes {
             let anonymous = try await server.client.request(method, path, body: body)
             #expect(anonymous.status == 401 && anonymous.body == #"{"error":"Unauthorized"}"#, "\(method) \(path)")

@@ -172,21 +172,7 @@ extension StellarStackRoutes {
             }
             let servers = try await core.servers.owned(by: user.id)
             guard case .object(var members) = view(user, servers: servers.count) else { return JSONReply(.null) }
-            members.append(
-                (
-                    "servers",
-                    .array(
-                        servers.map { server in
-                            .object([
-                                ("id", .string(server.id)),
-                                ("name", .string(server.name)),
-                                ("status", .string(server.status)),
-                                ("node", .object([("displayName", .string(server.nodeDisplayName))])),
-                            ])
-                        }
-                    )
-                )
-            )
+            members.append(("servers", .array(servers.map { ServerView.json($0, brief: true) })))
             return JSONReply(.object(members))
         }
 

@@ -1,7 +1,8 @@
 /// A server as both surfaces show it: `{id, name, status, node: {displayName}, createdAt}`,
-/// with `ownerId` on the admin routes.
+/// with `ownerId` on the admin routes, and without `createdAt` where StellarStack embeds
+/// servers in a user (`brief`).
 public enum ServerView {
-    public static func json(_ server: Server, owner: Bool = false) -> JSONValue {
+    public static func json(_ server: Server, owner: Bool = false, brief: Bool = false) -> JSONValue {
         var members: [(String, JSONValue)] = [
             ("id", .string(server.id)),
             ("name", .string(server.name)),
@@ -9,7 +10,7 @@ public enum ServerView {
             ("node", .object([("displayName", .string(server.nodeDisplayName))])),
         ]
         if owner { members.append(("ownerId", .string(server.ownerId))) }
-        members.append(("createdAt", .date(server.createdAt)))
+        if !brief { members.append(("createdAt", .date(server.createdAt))) }
         return .object(members)
     }
 }

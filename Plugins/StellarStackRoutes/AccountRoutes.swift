@@ -184,7 +184,8 @@ extension StellarStackRoutes {
             let user = try await core.accounts.update(
                 id,
                 by: principal,
-                changes: keepingEquivalentRole(try changes(body, admin: true), of: target)
+                changes: keepingEquivalentRole(try changes(body, admin: true), of: target),
+                confirmedByAdmin: true
             )
             return JSONReply(view(user, servers: try await serverCount(user.id, core: core)))
         }

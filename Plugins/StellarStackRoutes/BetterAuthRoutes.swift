@@ -125,7 +125,15 @@ extension StellarStackRoutes {
                     ),
                     from: context.origin(of: request)
                 )
-                // Better Auth signs the new account in (its autoSignIn default).
+                // Better Auth signs the new account in (its autoSignIn default), unless sign-in
+                // is switched off: then, as with Better Auth's own refusals, the token is null.
+                do {
+                    try await core.checkPolicies(
+                        PolicyInput(point: .login, clientIP: context.clientIP, email: user.email)
+                    )
+                } catch {
+                    return JSONReply(.object([("token", .null), ("user", betterAuthUser(user))]))
+                }
                 let (token, _) = try await core.sessions.create(
                     for: user,
                     ip: context.clientIP,

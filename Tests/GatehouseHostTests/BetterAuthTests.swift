@@ -133,6 +133,19 @@ import Testing
         #expect(off.status == 503)
         #expect(off.body == #"{"code":"SERVICE_UNAVAILABLE","message":"Registration is currently disabled"}"#)
 
+        // Registration on, sign-in off: the account is made, without a session.
+        try server.writeConfig("features:\n  login: false\n")
+        try await server.host.reload()
+        let noLogin = try await server.client.post(
+            "/api/auth/sign-up/email",
+            #"{"name":"Kim","email":"kim@example.com","password":"Str0ng!pass"}"#
+        )
+        #expect(noLogin.status == 200)
+        #expect(noLogin.json?["token"] == .null && noLogin.cookie("better-auth.session_token") == nil)
+        #expect(try await server.core.store.user(email: "kim@example.com") != nil)
+        try server.writeConfig("")
+        try await server.host.reload()
+
         // Lockout after five failures, with Retry-After.
         try await server.createUser("ada@example.com")
         for _ in 0..<5 {

@@ -192,6 +192,23 @@ import Testing
         #expect(try await patch(server, "/api/account/users/\(root.id)", #"{"role":"admin"}"#, rootToken).status == 200)
         #expect(try await server.core.store.user(id: root.id)?.role == .rootAdmin)
         #expect(try await patch(server, "/api/account/users/\(newId)", #"{"role":"owner"}"#, rootToken).status == 400)
+        // An admin changes someone's email here without a password of their own (the EcliPanel
+        // surface asks for it); the new address is unverified until its mailed code is used.
+        let moved = try await patch(
+            server,
+            "/api/account/users/\(newId)",
+            #"{"email":"moved@example.com"}"#,
+            adminToken
+        )
+        #expect(moved.status == 200)
+        #expect(moved.json?["email"] == "moved@example.com" && moved.json?["emailVerified"] == false)
+        let viaEcliPanel = try await server.client.put(
+            "/api/users/\(newId)",
+            #"{"email":"again@example.com"}"#,
+            bearer: adminToken
+        )
+        #expect(viaEcliPanel.status == 400)
+        #expect(viaEcliPanel.json?["details"]?.arrayValue?.first?["field"] == "currentPassword")
 
         // Delete: blocked while a server is owned, allowed after the transfer; never oneself.
         let blocked = try await delete(server, "/api/account/users/\(newId)", rootToken)

@@ -58,8 +58,15 @@ extension Accounts {
 
     /// Applies `changes` to `targetId` on behalf of `actor`, with every rule of CONTRACT §1 and
     /// §4: who may change whom, which fields need an admin, the current password for email and
-    /// password, the role rules, the settings whitelist.
-    public func update(_ targetId: String, by actor: Principal, changes: ProfileChanges) async throws -> User {
+    /// password, the role rules, the settings whitelist. `confirmedByAdmin`: an admin's change to
+    /// someone else's email or password on a surface that does not ask for the admin's own
+    /// password (StellarStack's admin PATCH); the EcliPanel surface always asks.
+    public func update(
+        _ targetId: String,
+        by actor: Principal,
+        changes: ProfileChanges,
+        confirmedByAdmin: Bool = false
+    ) async throws -> User {
         let isSelf = targetId == actor.user.id
         let isAdmin = actor.user.role.isAdmin
         guard isSelf || isAdmin else { throw GatehouseError.forbidden("Forbidden") }
@@ -187,9 +194,7 @@ extension Accounts {
         }
 
         var change = AccountChange(user: user, audit: audit)
-        // Your own email or password takes your current password; an admin changing someone
-        // else's does not know theirs.
-        if isSelf && (email != nil || changes.password != nil) {
+        if !(confirmedByAdmin && isAdmin && !isSelf) && (email != nil || changes.password != nil) {
             guard let current = changes.currentPassword, !current.isEmpty else {
                 throw GatehouseError.validation(field: "currentPassword", "is required to change email or password")
             }

@@ -102,6 +102,11 @@ public final class SQLiteStore: GatehouseStore {
             try await accountWrite { db in
                 guard try UserRecord.exists(db, key: record.id) else { throw StoreError.notFound }
                 try record.update(db)
+                if change.demotesRootAdmin,
+                    try UserRecord.filter(Column("role") == Role.rootAdmin.rawValue).fetchCount(db) == 0
+                {
+                    throw StoreError.lastRootAdmin
+                }
                 if let keep = change.endSessionsExcept {
                     var sessions = SessionRecord.filter(Column("userId") == record.id)
                     if let keep { sessions = sessions.filter(Column("id") != keep) }

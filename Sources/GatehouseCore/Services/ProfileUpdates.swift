@@ -34,6 +34,9 @@ public struct AccountChange: Sendable {
     public var verification: EmailVerification?
     public var mails: [OutboxMail]
     public var audit: [AuditEvent]
+    /// The change takes a rootAdmin's role away: the store checks, in the same transaction,
+    /// that another rootAdmin remains (else `StoreError.lastRootAdmin`).
+    public var demotesRootAdmin = false
 
     public init(
         user: User,
@@ -52,6 +55,7 @@ public struct AccountChange: Sendable {
 
 extension Accounts {
     public static let wrongCurrentPassword = GatehouseError.forbidden("Current password is incorrect")
+    public static let lastRootAdmin = GatehouseError.forbidden("The last rootAdmin cannot be demoted")
 
     /// The settings keys a user may set on themself; admins may set any.
     public static let userSettingsKeys: Set<String> = ["theme", "locale", "editor", "notifications"]
@@ -164,6 +168,7 @@ extension Accounts {
         guard issues.isEmpty else { throw GatehouseError.validation(issues) }
 
         let actorId = isSelf ? nil : actor.user.id
+        let wasRootAdmin = user.role == .rootAdmin
         var audit: [AuditEvent] = []
         if let role = changes.role, role != user.role {
             try await checkRoleChange(of: user, to: role, by: actor)
@@ -194,6 +199,7 @@ extension Accounts {
         }
 
         var change = AccountChange(user: user, audit: audit)
+        change.demotesRootAdmin = wasRootAdmin && user.role != .rootAdmin
         if !(confirmedByAdmin && isAdmin && !isSelf) && (email != nil || changes.password != nil) {
             guard let current = changes.currentPassword, !current.isEmpty else {
                 throw GatehouseError.validation(field: "currentPassword", "is required to change email or password")
@@ -222,6 +228,8 @@ extension Accounts {
             try await core.store.applyAccountChange(change)
         } catch StoreError.duplicate(field: "email") {
             throw Self.emailTaken
+        } catch StoreError.lastRootAdmin {
+            throw Self.lastRootAdmin
         }
         if !change.mails.isEmpty { core.outboxNudge.signal() }
         return change.user
@@ -232,8 +240,10 @@ extension Accounts {
         if (role.isAdmin || user.role.isAdmin) && actor.user.role != .rootAdmin {
             throw GatehouseError.forbidden("Only a rootAdmin may grant or revoke admin roles")
         }
+        // Checked again in the write's transaction (`AccountChange.demotesRootAdmin`), so two
+        // rootAdmins demoting each other at once cannot both succeed.
         if user.role == .rootAdmin, role != .rootAdmin, try await core.store.count(role: .rootAdmin) <= 1 {
-            throw GatehouseError.forbidden("The last rootAdmin cannot be demoted")
+            throw Self.lastRootAdmin
         }
     }
 }

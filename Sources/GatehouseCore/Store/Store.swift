@@ -6,6 +6,8 @@ public enum StoreError: Error, Equatable, Sendable {
     case duplicate(field: String)
     /// The row to change does not exist.
     case notFound
+    /// The write would leave no rootAdmin.
+    case lastRootAdmin
 }
 
 /// Users, as the core services reach them. Implemented by GatehouseStore (SQLite).

@@ -126,10 +126,13 @@ public final class SQLiteStore: GatehouseStore {
 
     // MARK: Sessions
 
-    public func insertSession(_ session: Session, keepAtMost: Int, audit: [AuditEvent]) async throws {
+    public func insertSession(_ session: Session, keepAtMost: Int, audit: [AuditEvent], mails: [OutboxMail])
+        async throws
+    {
         try await accountWrite { db in
             try Self.insertSession(session, keepAtMost: keepAtMost, in: db)
             for event in audit { try AuditRecord(event).insert(db) }
+            for mail in mails { try Self.enqueueMail(mail, in: db) }
         }
     }
 

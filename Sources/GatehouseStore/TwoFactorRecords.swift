@@ -150,7 +150,8 @@ extension SQLiteStore {
         proof: TwoFactorProof,
         session: Session,
         keepAtMost: Int,
-        audit: AuditEvent
+        audit: AuditEvent,
+        mails: [OutboxMail]
     ) async throws -> Bool {
         do {
             return try await accountWrite { db in
@@ -162,6 +163,7 @@ extension SQLiteStore {
                 }
                 try Self.insertSession(session, keepAtMost: keepAtMost, in: db)
                 try AuditRecord(audit).insert(db)
+                for mail in mails { try Self.enqueueMail(mail, in: db) }
                 return true
             }
         } catch is SpentProof {

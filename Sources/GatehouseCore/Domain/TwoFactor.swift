@@ -90,6 +90,7 @@ public protocol TwoFactorStore: Sendable {
         proof: TwoFactorProof,
         session: Session,
         keepAtMost: Int,
-        audit: AuditEvent
+        audit: AuditEvent,
+        mails: [OutboxMail]
     ) async throws -> Bool
 }

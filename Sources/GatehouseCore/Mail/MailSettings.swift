@@ -25,6 +25,9 @@ public struct MailSettings: Sendable, Equatable {
     public var testSubject: String
     /// 502 (default) or 500: the status of a failed admin test send.
     public var testFailureStatus: Int
+    /// Mail the account holder when a sign-in comes from an address and browser none of their
+    /// open sessions has.
+    public var signInNotice: Bool
     public var outbox: Outbox
 
     static func read(_ mail: ConfigSection) throws -> MailSettings {
@@ -44,6 +47,7 @@ public struct MailSettings: Sendable, Equatable {
             panelURL: try Self.readURL(mail, "panelURL", default: "http://localhost:3000"),
             testSubject: try mail.string("testSubject", default: "Gatehouse Email Test"),
             testFailureStatus: failureStatus,
+            signInNotice: try mail.bool("signInNotice", default: false),
             outbox: Outbox(
                 maxAttempts: try outbox.int("maxAttempts", default: 10, in: 1...100),
                 retryDelay: try outbox.int("retryDelay", default: 5, in: 1...3600),

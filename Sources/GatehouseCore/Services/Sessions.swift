@@ -37,11 +37,15 @@ public struct Sessions: Sendable {
     }
 
     /// Starts a session for `user`; returns the token (shown to the client once) and the session.
-    public func create(for user: User, ip: String?, userAgent: String?, audit: [AuditEvent] = []) async throws -> (
-        token: String, session: Session
-    ) {
+    public func create(
+        for user: User,
+        ip: String?,
+        userAgent: String?,
+        audit: [AuditEvent] = [],
+        mails: [OutboxMail] = []
+    ) async throws -> (token: String, session: Session) {
         let session = newSession(for: user, ip: ip, userAgent: userAgent)
-        try await store.insertSession(session.session, keepAtMost: settings().maxPerUser, audit: audit)
+        try await store.insertSession(session.session, keepAtMost: settings().maxPerUser, audit: audit, mails: mails)
         return session
     }
 

@@ -38,8 +38,10 @@ extension Accounts {
             for: user,
             ip: clientIP,
             userAgent: userAgent,
-            audit: [AuditEvent(.loginSucceeded, userId: user.id, ip: clientIP, detail: ["method": "password"])]
+            audit: [AuditEvent(.loginSucceeded, userId: user.id, ip: clientIP, detail: ["method": "password"])],
+            mails: try await signInNotice(for: user, ip: clientIP, userAgent: userAgent)
         )
+        if core.settings.mail.signInNotice { core.outboxNudge.signal() }
         await core.recordPolicyEvent(.loginSucceeded(email: user.email))
         return .signedIn(user, token: token)
     }
@@ -72,14 +74,34 @@ extension Accounts {
                     userId: user.id,
                     ip: clientIP,
                     detail: ["method": .string(proof.method)]
-                )
+                ),
+                mails: try await signInNotice(for: user, ip: clientIP, userAgent: userAgent)
             )
         {
+            if core.settings.mail.signInNotice { core.outboxNudge.signal() }
             await core.recordPolicyEvent(.loginSucceeded(email: user.email))
             return (user, token)
         }
         try await core.store.failLoginChallenge(id: challenge.id, maxAttempts: Self.challengeAttempts)
         await recordLoginFailure(email: user.email, userId: user.id, reason: "twoFactor")
         throw Self.invalidSignInCode
+    }
+
+    /// The "new sign-in" mail (`mail.signInNotice`), when none of the user's open sessions came
+    /// from this address and browser.
+    func signInNotice(for user: User, ip: String?, userAgent: String?) async throws -> [OutboxMail] {
+        guard core.settings.mail.signInNotice else { return [] }
+        let agent = userAgent.map { String($0.prefix(512)) }
+        if try await core.sessions.list(userId: user.id).contains(where: { $0.ip == ip && $0.userAgent == agent }) {
+            return []
+        }
+        return [
+            try mail(
+                "new-sign-in",
+                to: user.email,
+                subject: "New sign-in to your \(core.settings.mail.productName) account",
+                values: ["time": Timestamp.string(Date()), "ip": ip ?? "unknown", "userAgent": userAgent ?? "unknown"]
+            )
+        ]
     }
 }

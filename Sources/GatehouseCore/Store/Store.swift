@@ -32,7 +32,7 @@ public protocol UserStore: Sendable {
 public protocol SessionStore: Sendable {
     /// Inserts a session and, in the same transaction, deletes the user's oldest sessions beyond
     /// `keepAtMost`; the audit events go in the same transaction.
-    func insertSession(_ session: Session, keepAtMost: Int, audit: [AuditEvent]) async throws
+    func insertSession(_ session: Session, keepAtMost: Int, audit: [AuditEvent], mails: [OutboxMail]) async throws
     /// The unexpired session with this token hash, and its user.
     func session(tokenHash: String, now: Date) async throws -> (Session, User)?
     /// Slides a session's expiry.
@@ -64,7 +64,7 @@ extension UserStore {
 
 extension SessionStore {
     public func insertSession(_ session: Session, keepAtMost: Int) async throws {
-        try await insertSession(session, keepAtMost: keepAtMost, audit: [])
+        try await insertSession(session, keepAtMost: keepAtMost, audit: [], mails: [])
     }
     @discardableResult public func deleteSession(id: String, userId: String) async throws -> Bool {
         try await deleteSession(id: id, userId: userId, audit: [])

@@ -23,7 +23,7 @@ public struct Credentials: Sendable {
         guard principal.sessionId != nil else { throw GatehouseError.requiresSession }
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
         var issues: [FieldIssue] = []
-        if let issue = Self.label(name, field: "name") { issues.append(issue) }
+        if let issue = Validate.name(name, field: "name") { issues.append(issue) }
         var expiry: Date?
         if let expiresAt {
             if let date = Timestamp.parse(expiresAt) {
@@ -100,7 +100,7 @@ public struct Credentials: Sendable {
             throw GatehouseError.validation(field: "publicKey", error.message)
         }
         let label = (name ?? parsed.comment ?? parsed.type).trimmingCharacters(in: .whitespacesAndNewlines)
-        if let issue = Self.label(label, field: "name") { throw GatehouseError.validation([issue]) }
+        if let issue = Validate.name(label, field: "name") { throw GatehouseError.validation([issue]) }
         let key = SSHKey(
             userId: principal.user.id,
             name: label,
@@ -133,16 +133,6 @@ public struct Credentials: Sendable {
                 audit: AuditEvent(.sshKeyDeleted, userId: principal.user.id, detail: ["keyId": .string(id)])
             )
         else { throw Self.sshKeyNotFound }
-    }
-
-    /// A key's label: 1 to 100 characters, no control characters.
-    static func label(_ name: String, field: String) -> FieldIssue? {
-        if name.isEmpty { return FieldIssue(field: field, message: "must not be empty") }
-        if name.count > 100 { return FieldIssue(field: field, message: "must be at most 100 characters") }
-        if name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) {
-            return FieldIssue(field: field, message: "must not contain control characters")
-        }
-        return nil
     }
 }
 

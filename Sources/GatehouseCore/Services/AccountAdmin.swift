@@ -45,8 +45,9 @@ extension Accounts {
         }
     }
 
-    /// An account made by an admin: verified from the start, password through the password
-    /// policies. `name` is the display name; first and last name are taken from it.
+    /// An account made by an admin (StellarStack's rules: a name, a password of 8 or more, then
+    /// `create`'s): verified from the start. `name` is the display name; first and last name are
+    /// taken from it.
     public func createByAdmin(name: String, email: String, password: String, role: Role, by actor: Principal)
         async throws -> User
     {
@@ -65,32 +66,22 @@ extension Accounts {
         if role.isAdmin && actor.user.role != .rootAdmin {
             throw GatehouseError.forbidden("Only a rootAdmin may grant or revoke admin roles")
         }
-        try await checkNewPassword(password, email: email)
-        let words = name.split(separator: " ", maxSplits: 1).map(String.init)
-        let user = User(
-            email: email,
-            passwordHash: try await core.passwords.hash(password),
-            firstName: words[0],
-            lastName: words.count > 1 ? words[1] : "",
-            displayName: name,
-            role: role,
-            emailVerified: true
-        )
+        let (firstName, lastName) = Validate.nameParts(name)
         do {
-            try await core.store.insertUser(
-                user,
-                audit: [
-                    AuditEvent(
-                        .userCreated,
-                        userId: user.id,
-                        actorId: actor.user.id,
-                        detail: ["role": .string(role.rawValue)]
-                    )
-                ]
+            return try await create(
+                NewUser(
+                    email: email,
+                    password: password,
+                    firstName: firstName,
+                    lastName: lastName,
+                    displayName: name,
+                    role: role,
+                    emailVerified: true
+                ),
+                actorId: actor.user.id
             )
-        } catch StoreError.duplicate(field: "email") {
+        } catch let error as GatehouseError where error == Self.emailTaken {
             throw GatehouseError.badRequest("A user with this email already exists")
         }
-        return user
     }
 }

@@ -6,6 +6,7 @@ public struct NewUser: Sendable {
     public var password: String
     public var firstName: String
     public var lastName: String
+    public var displayName: String?
     public var role: Role
     public var emailVerified: Bool
 
@@ -14,6 +15,7 @@ public struct NewUser: Sendable {
         password: String,
         firstName: String,
         lastName: String,
+        displayName: String? = nil,
         role: Role = .user,
         emailVerified: Bool = false
     ) {
@@ -21,6 +23,7 @@ public struct NewUser: Sendable {
         self.password = password
         self.firstName = firstName
         self.lastName = lastName
+        self.displayName = displayName
         self.role = role
         self.emailVerified = emailVerified
     }
@@ -34,14 +37,15 @@ public struct Accounts: Sendable {
     public static let emailTaken = GatehouseError(.conflict, "Email already registered")
 
     /// Validates and stores a new account; the password goes through the password-set policies.
-    public func create(_ new: NewUser, clientIP: String? = nil) async throws -> User {
+    /// `actorId`: the admin who made it, for the audit event (nil for the CLI).
+    public func create(_ new: NewUser, clientIP: String? = nil, actorId: String? = nil) async throws -> User {
         let email = Validate.normalizedEmail(new.email)
         var issues: [FieldIssue] = []
         if !Validate.isEmail(email) {
             issues.append(FieldIssue(field: "email", message: "must be a valid email address"))
         }
         if let issue = Validate.name(new.firstName, field: "firstName") { issues.append(issue) }
-        if let issue = Validate.name(new.lastName, field: "lastName") { issues.append(issue) }
+        if let issue = Validate.lastName(new.lastName, displayName: new.displayName) { issues.append(issue) }
         if new.password.isEmpty { issues.append(FieldIssue(field: "password", message: "must not be empty")) }
         if new.password.utf8.count > 1024 {
             issues.append(FieldIssue(field: "password", message: "must be at most 1024 bytes"))
@@ -54,13 +58,21 @@ public struct Accounts: Sendable {
             passwordHash: try await core.passwords.hash(new.password),
             firstName: new.firstName.trimmingCharacters(in: .whitespacesAndNewlines),
             lastName: new.lastName.trimmingCharacters(in: .whitespacesAndNewlines),
+            displayName: new.displayName,
             role: new.role,
             emailVerified: new.emailVerified
         )
         do {
             try await core.store.insertUser(
                 user,
-                audit: [AuditEvent(.userCreated, userId: user.id, detail: ["role": .string(user.role.rawValue)])]
+                audit: [
+                    AuditEvent(
+                        .userCreated,
+                        userId: user.id,
+                        actorId: actorId,
+                        detail: ["role": .string(user.role.rawValue)]
+                    )
+                ]
             )
         } catch StoreError.duplicate(field: "email") {
             throw Self.emailTaken

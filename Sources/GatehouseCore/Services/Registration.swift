@@ -86,12 +86,7 @@ extension Accounts {
             issues.append(FieldIssue(field: "email", message: "must be a valid email address"))
         }
         if let issue = Validate.name(form.firstName, field: "firstName") { issues.append(issue) }
-        // A single name (StellarStack's sign-up) comes as displayName with an empty lastName.
-        if !(form.lastName.isEmpty && form.displayName != nil),
-            let issue = Validate.name(form.lastName, field: "lastName")
-        {
-            issues.append(issue)
-        }
+        if let issue = Validate.lastName(form.lastName, displayName: form.displayName) { issues.append(issue) }
         if let displayName = form.displayName, let issue = Validate.name(displayName, field: "displayName") {
             issues.append(issue)
         }

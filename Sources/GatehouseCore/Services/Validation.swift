@@ -43,6 +43,19 @@ public enum Validate {
         return nil
     }
 
+    /// A last name, or the issue. It may be empty when a display name stands for the whole name
+    /// (StellarStack's single `name`).
+    public static func lastName(_ value: String, displayName: String?) -> FieldIssue? {
+        if value.isEmpty && displayName != nil { return nil }
+        return name(value, field: "lastName")
+    }
+
+    /// First and last name from one full name: the first word, and the rest (maybe empty).
+    public static func nameParts(_ fullName: String) -> (first: String, last: String) {
+        let words = fullName.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ", maxSplits: 1)
+        return (words.first.map(String.init) ?? "", words.count > 1 ? String(words[1]) : "")
+    }
+
     /// A name of 1 to `max` characters, no control characters; returns the issue, if any.
     public static func name(_ value: String, field: String, max: Int = 100) -> FieldIssue? {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)

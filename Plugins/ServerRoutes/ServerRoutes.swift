@@ -27,8 +27,7 @@ public struct ServerRoutes: RouteModule {
 
         let admin = router.group("api/admin/servers")
         admin.post { request, context in
-            let principal = try context.requirePrincipal()
-            guard principal.user.role.isAdmin else { throw Servers.adminRequired }
+            let principal = try context.requireAdmin()
             let body = try await request.decodeJSON(CreateRequest.self, context: context)
             let server = try await core.servers.create(
                 name: body.name,
@@ -41,8 +40,7 @@ public struct ServerRoutes: RouteModule {
         }
 
         admin.post(":id/transfer") { request, context in
-            let principal = try context.requirePrincipal()
-            guard principal.user.role.isAdmin else { throw Servers.adminRequired }
+            let principal = try context.requireAdmin()
             let body = try await request.decodeJSON(TransferRequest.self, context: context)
             let server = try await core.servers.transfer(
                 id: try context.parameters.require("id"),

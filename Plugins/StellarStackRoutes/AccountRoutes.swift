@@ -126,7 +126,7 @@ extension StellarStackRoutes {
         let users = account.group("users")
 
         users.get { request, context in
-            _ = try requireAdmin(context)
+            _ = try context.requireAdmin()
             let limit = try pageParameter(request, "limit", default: 50, range: 1...200)
             let offset = try pageParameter(request, "offset", default: 0, range: 0...Int(Int32.max))
             let (list, total) = try await core.store.users(limit: limit, offset: offset)
@@ -137,7 +137,7 @@ extension StellarStackRoutes {
         }
 
         users.post { request, context in
-            let principal = try requireAdmin(context)
+            let principal = try context.requireAdmin()
             let body = try await request.decodeJSON(CreateUserRequest.self, context: context)
             let role: Role
             switch body.role {
@@ -166,7 +166,7 @@ extension StellarStackRoutes {
         }
 
         users.get(":id") { _, context in
-            _ = try requireAdmin(context)
+            _ = try context.requireAdmin()
             guard let user = try await core.accounts.user(id: try context.parameters.require("id")) else {
                 throw Accounts.userNotFound
             }
@@ -177,7 +177,7 @@ extension StellarStackRoutes {
         }
 
         users.patch(":id") { request, context in
-            let principal = try requireAdmin(context)
+            let principal = try context.requireAdmin()
             let id = try context.parameters.require("id")
             guard let target = try await core.accounts.user(id: id) else { throw Accounts.userNotFound }
             let body = try await request.decodeJSON(JSONValue.self, context: context)
@@ -191,7 +191,7 @@ extension StellarStackRoutes {
         }
 
         users.delete(":id") { _, context in
-            let principal = try requireAdmin(context)
+            let principal = try context.requireAdmin()
             try await core.accounts.delete(try context.parameters.require("id"), by: principal, via: .admin)
             return JSONReply(.success)
         }

@@ -91,18 +91,12 @@ extension StellarStackRoutes {
     /// A signed-in reply: the body, our cookie and Better Auth's.
     static func withSessionCookies(_ body: JSONValue, token: String, persistent: Bool, core: Core) -> JSONReply {
         let settings = core.settings
-        var cookies = [SessionCookie.make(token: token, settings: settings, persistent: persistent)]
-        if settings.sessions.betterAuthCookie {
-            cookies.append(
-                SessionCookie.make(
-                    token: token,
-                    settings: settings,
-                    name: SessionCookie.betterAuthName(settings: settings),
-                    persistent: persistent
-                )
-            )
-        }
-        return JSONReply(body, cookies: cookies)
+        return JSONReply(
+            body,
+            cookies: SessionCookie.namesForBetterAuth(settings: settings).map {
+                SessionCookie.make(token: token, settings: settings, name: $0, persistent: persistent)
+            }
+        )
     }
 
     static func mountBetterAuth(on router: RouterGroup<GatehouseContext>, core: Core) {
@@ -113,13 +107,13 @@ extension StellarStackRoutes {
                 let body = try await request.decodeJSON(SignUpRequest.self, context: context)
                 let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
                 if let issue = Validate.name(name, field: "name") { throw GatehouseError.validation([issue]) }
-                let words = name.split(separator: " ", maxSplits: 1).map(String.init)
+                let (firstName, lastName) = Validate.nameParts(name)
                 let user = try await core.accounts.register(
                     Registration(
                         email: body.email,
                         password: body.password,
-                        firstName: words[0],
-                        lastName: words.count > 1 ? words[1] : "",
+                        firstName: firstName,
+                        lastName: lastName,
                         displayName: name,
                         avatarUrl: body.image
                     ),
@@ -255,13 +249,12 @@ extension StellarStackRoutes {
                     try await core.sessions.revoke(sessionId: sessionId, userId: principal.user.id)
                 }
                 let settings = core.settings
-                var cookies = [SessionCookie.clear(settings: settings)]
-                if settings.sessions.betterAuthCookie {
-                    cookies.append(
-                        SessionCookie.clear(settings: settings, name: SessionCookie.betterAuthName(settings: settings))
-                    )
-                }
-                return JSONReply(.success, cookies: cookies)
+                return JSONReply(
+                    .success,
+                    cookies: SessionCookie.namesForBetterAuth(settings: settings).map {
+                        SessionCookie.clear(settings: settings, name: $0)
+                    }
+                )
             }
         }
     }

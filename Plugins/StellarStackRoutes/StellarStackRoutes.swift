@@ -8,22 +8,13 @@ public struct StellarStackRoutes: RouteModule {
 
     public init(config: ConfigSection) throws {}
 
-    static let adminRequired = GatehouseError.forbidden("Forbidden: Admin access required")
-
-    /// The caller, who must be an admin or rootAdmin.
-    static func requireAdmin(_ context: GatehouseContext) throws -> Principal {
-        let principal = try context.requirePrincipal()
-        guard principal.user.role.isAdmin else { throw adminRequired }
-        return principal
-    }
-
     public static func mount(on router: RouterGroup<GatehouseContext>, core: Core) {
         mountAccount(on: router, core: core)
         mountBetterAuth(on: router, core: core)
         let email = router.group("api/account/admin/email")
 
         email.get("status") { _, context in
-            _ = try requireAdmin(context)
+            _ = try context.requireAdmin()
             let provider = core.mail.provider
             var details: [(String, JSONValue)] = []
             if case .object(let members) = provider.details { details = members }
@@ -38,7 +29,7 @@ public struct StellarStackRoutes: RouteModule {
         }
 
         email.post("test") { request, context in
-            _ = try requireAdmin(context)
+            _ = try context.requireAdmin()
             let body = try await request.decodeJSON(JSONValue.self, context: context)
             let address: String
             switch body["email"] {

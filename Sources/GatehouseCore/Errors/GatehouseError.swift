@@ -70,6 +70,8 @@ public struct GatehouseError: Error, Sendable, Equatable, HTTPResponseError, Cus
 extension GatehouseError {
     public static let unauthorized = GatehouseError(.unauthorized, "Unauthorized")
     public static let suspended = GatehouseError(.forbidden, "Account suspended", extra: ["suspended": .bool(true)])
+    /// An admin route called by someone who is not admin or rootAdmin (CONTRACT §5).
+    public static let adminRequired = GatehouseError.forbidden("Forbidden: Admin access required")
     public static let requiresSession = GatehouseError(.forbidden, "This action requires a session")
 
     public static func badRequest(_ message: String) -> GatehouseError { GatehouseError(.badRequest, message) }

@@ -36,6 +36,13 @@ public struct GatehouseContext: RequestContext {
         return principal
     }
 
+    /// The caller, who must be an admin or rootAdmin.
+    public func requireAdmin() throws -> Principal {
+        let principal = try requirePrincipal()
+        guard principal.user.role.isAdmin else { throw GatehouseError.adminRequired }
+        return principal
+    }
+
     /// The caller, who must have signed in with a session (not an API key).
     public func requireSession() throws -> Principal {
         let principal = try requirePrincipal()

@@ -5,12 +5,11 @@ public struct Servers: Sendable {
     let core: Core
 
     public static let notFound = GatehouseError.notFound("Server not found")
-    public static let adminRequired = GatehouseError.forbidden("Forbidden: Admin access required")
 
     public func create(name: String, ownerId: String, status: String?, nodeDisplayName: String?, by actor: Principal)
         async throws -> Server
     {
-        guard actor.user.role.isAdmin else { throw Self.adminRequired }
+        guard actor.user.role.isAdmin else { throw GatehouseError.adminRequired }
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
         var issues: [FieldIssue] = []
         if let issue = Validate.name(name, field: "name") { issues.append(issue) }
@@ -34,7 +33,7 @@ public struct Servers: Sendable {
     }
 
     public func transfer(id: String, to ownerId: String, by actor: Principal) async throws -> Server {
-        guard actor.user.role.isAdmin else { throw Self.adminRequired }
+        guard actor.user.role.isAdmin else { throw GatehouseError.adminRequired }
         guard try await core.store.server(id: id) != nil else { throw Self.notFound }
         do {
             return try await core.store.transferServer(id: id, to: ownerId)
@@ -44,7 +43,7 @@ public struct Servers: Sendable {
     }
 
     public func delete(id: String, by actor: Principal) async throws {
-        guard actor.user.role.isAdmin else { throw Self.adminRequired }
+        guard actor.user.role.isAdmin else { throw GatehouseError.adminRequired }
         guard try await core.store.deleteServer(id: id) else { throw Self.notFound }
     }
 

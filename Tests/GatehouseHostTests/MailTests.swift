@@ -12,6 +12,11 @@ func serverWithAdmin(yaml: String = "", environment: [String: String] = [:]) asy
     return (server, try await server.client.login("admin@example.com", TestServer.password))
 }
 
+/// POST /api/account/admin/email/test `{email}` as `bearer`.
+func sendTestMail(_ server: TestServer, to email: String, bearer: String) async throws -> TestClient.Reply {
+    try await server.client.post("/api/account/admin/email/test", #"{"email":"\#(email)"}"#, bearer: bearer)
+}
+
 func smtpYAML(port: Int, extra: String = "") -> String {
     """
     mail:
@@ -66,11 +71,7 @@ func smtpYAML(port: Int, extra: String = "") -> String {
             bareStatus.body
                 == #"{"provider":"resend","configured":false,"details":{"baseURL":"https://api.resend.com","from":"gatehouse@localhost"}}"#
         )
-        let send = try await bare.client.post(
-            "/api/account/admin/email/test",
-            #"{"email":"a@example.test"}"#,
-            bearer: bareAdmin
-        )
+        let send = try await sendTestMail(bare, to: "a@example.test", bearer: bareAdmin)
         #expect(send.status == 502)
         #expect(send.body == #"{"success":false,"error":"the resend provider is not configured"}"#)
     }
@@ -99,11 +100,7 @@ func smtpYAML(port: Int, extra: String = "") -> String {
             yaml: smtpYAML(port: smtp.port, extra: "  testSubject: \"Gatehouse Test ✓ Grüße\"")
         )
         defer { Task { await server.stop() } }
-        let reply = try await server.client.post(
-            "/api/account/admin/email/test",
-            #"{"email":"ada@example.test"}"#,
-            bearer: admin
-        )
+        let reply = try await sendTestMail(server, to: "ada@example.test", bearer: admin)
         #expect(reply.status == 200)
         let messageId = try #require(reply.json?["messageId"]?.stringValue)
         #expect(reply.body == #"{"success":true,"messageId":"\#(messageId)"}"#)
@@ -143,11 +140,7 @@ func smtpYAML(port: Int, extra: String = "") -> String {
             """
         let (server, admin) = try await serverWithAdmin(yaml: yaml, environment: ["SMTP_PASS": "p4ss-word"])
         defer { Task { await server.stop() } }
-        let reply = try await server.client.post(
-            "/api/account/admin/email/test",
-            #"{"email":"ada@example.test"}"#,
-            bearer: admin
-        )
+        let reply = try await sendTestMail(server, to: "ada@example.test", bearer: admin)
         #expect(reply.status == 200, "\(reply)")
         #expect(try smtp.messages().first?.authenticatedAs == "mailer")
 
@@ -155,11 +148,7 @@ func smtpYAML(port: Int, extra: String = "") -> String {
         try server.writeConfig(yaml)
         let (wrong, wrongAdmin) = try await serverWithAdmin(yaml: yaml, environment: ["SMTP_PASS": "not-the-password"])
         defer { Task { await wrong.stop() } }
-        let refused = try await wrong.client.post(
-            "/api/account/admin/email/test",
-            #"{"email":"ada@example.test"}"#,
-            bearer: wrongAdmin
-        )
+        let refused = try await sendTestMail(wrong, to: "ada@example.test", bearer: wrongAdmin)
         #expect(refused.status == 502)
         #expect(refused.json?["success"] == .bool(false))
         #expect(refused.error?.isEmpty == false)
@@ -169,11 +158,7 @@ func smtpYAML(port: Int, extra: String = "") -> String {
     @Test func aServerThatIsDownGivesTheConfiguredFailureStatus() async throws {
         let (server, admin) = try await serverWithAdmin(yaml: smtpYAML(port: 1))
         defer { Task { await server.stop() } }
-        let reply = try await server.client.post(
-            "/api/account/admin/email/test",
-            #"{"email":"ada@example.test"}"#,
-            bearer: admin
-        )
+        let reply = try await sendTestMail(server, to: "ada@example.test", bearer: admin)
         #expect(reply.status == 502)
         #expect(reply.json?["success"] == .bool(false))
         #expect(reply.error?.contains("connect") == true)
@@ -182,11 +167,7 @@ func smtpYAML(port: Int, extra: String = "") -> String {
             yaml: smtpYAML(port: 1, extra: "  testFailureStatus: 500")
         )
         defer { Task { await strict.stop() } }
-        let seedStyle = try await strict.client.post(
-            "/api/account/admin/email/test",
-            #"{"email":"ada@example.test"}"#,
-            bearer: strictAdmin
-        )
+        let seedStyle = try await sendTestMail(strict, to: "ada@example.test", bearer: strictAdmin)
         #expect(seedStyle.status == 500)
         #expect(seedStyle.json?["success"] == .bool(false))
     }
@@ -202,11 +183,7 @@ func smtpYAML(port: Int, extra: String = "") -> String {
             environment: ["RESEND_API_KEY": "re_test_123"]
         )
         defer { Task { await server.stop() } }
-        let reply = try await server.client.post(
-            "/api/account/admin/email/test",
-            #"{"email":"ada@example.test"}"#,
-            bearer: admin
-        )
+        let reply = try await sendTestMail(server, to: "ada@example.test", bearer: admin)
         #expect(reply.body == #"{"success":true,"messageId":"49a3999c-0ce1-4ea6-ab68-afcd6dc2e794"}"#)
         let request = try #require(standIn.requests.first)
         #expect(standIn.requests.count == 1)
@@ -235,11 +212,7 @@ func smtpYAML(port: Int, extra: String = "") -> String {
             environment: ["GATEHOUSE_MAIL_RESEND_API_KEY": "re_bad_key"]
         )
         defer { Task { await server.stop() } }
-        let reply = try await server.client.post(
-            "/api/account/admin/email/test",
-            #"{"email":"ada@example.test"}"#,
-            bearer: admin
-        )
+        let reply = try await sendTestMail(server, to: "ada@example.test", bearer: admin)
         #expect(reply.status == 502)
         #expect(reply.body == #"{"success":false,"error":"Resend answered 403: The [redacted] API key is invalid"}"#)
     }
@@ -255,11 +228,7 @@ func smtpYAML(port: Int, extra: String = "") -> String {
             environment: ["SENDGRID_API_KEY": "SG.test-key"]
         )
         defer { Task { await server.stop() } }
-        let reply = try await server.client.post(
-            "/api/account/admin/email/test",
-            #"{"email":"ada@example.test"}"#,
-            bearer: admin
-        )
+        let reply = try await sendTestMail(server, to: "ada@example.test", bearer: admin)
         #expect(reply.body == #"{"success":true,"messageId":"W86EgYT6SQKk0lRflfLRsA"}"#)
         let request = try #require(standIn.requests.first)
         #expect(request.method == "POST")
@@ -292,11 +261,7 @@ func smtpYAML(port: Int, extra: String = "") -> String {
         #expect(
             try await server.client.get("/api/account/admin/email/status", bearer: admin).json?["provider"] == "smtp"
         )
-        let reply = try await server.client.post(
-            "/api/account/admin/email/test",
-            #"{"email":"ada@example.test"}"#,
-            bearer: admin
-        )
+        let reply = try await sendTestMail(server, to: "ada@example.test", bearer: admin)
         #expect(reply.status == 200)
         #expect(try smtp.messages().count == 1)
     }

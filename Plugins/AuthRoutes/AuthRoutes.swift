@@ -29,8 +29,9 @@ public struct AuthRoutes: RouteModule {
         var password: String
     }
 
-    struct CodeRequest: Decodable {
+    struct EnableTwoFactorRequest: Decodable {
         var code: String
+        var password: String
     }
 
     struct DisableTwoFactorRequest: Decodable {
@@ -49,7 +50,7 @@ public struct AuthRoutes: RouteModule {
         // Always the same answer, whether or not the email has an account.
         auth.post("password/forgot") { request, context in
             let body = try await request.decodeJSON(ForgotRequest.self, context: context)
-            try await core.accounts.requestPasswordReset(email: body.email)
+            try await core.accounts.requestPasswordReset(email: body.email, clientIP: context.clientIP)
             return JSONReply(.success)
         }
 
@@ -75,7 +76,7 @@ public struct AuthRoutes: RouteModule {
 
         auth.post("verify-email/resend") { _, context in
             let principal = try context.requirePrincipal()
-            try await core.accounts.resendVerification(for: principal.user)
+            try await core.accounts.resendVerification(for: principal.user, clientIP: context.clientIP)
             return JSONReply(.success)
         }
 
@@ -120,8 +121,12 @@ public struct AuthRoutes: RouteModule {
         auth.post("2fa/enable") { request, context in
             let principal = try context.requireSession()
             try await core.checkPolicies(PolicyInput(point: .feature, principal: principal, feature: "twoFactor"))
-            let body = try await request.decodeJSON(CodeRequest.self, context: context)
-            let codes = try await core.accounts.enableTwoFactor(for: principal.user, code: body.code)
+            let body = try await request.decodeJSON(EnableTwoFactorRequest.self, context: context)
+            let codes = try await core.accounts.enableTwoFactor(
+                for: principal.user,
+                code: body.code,
+                password: body.password
+            )
             return JSONReply(.object([("success", true), ("backupCodes", .array(codes.map(JSONValue.string)))]))
         }
 

@@ -2,10 +2,11 @@ import Foundation
 import GatehouseCore
 import HTTPTypes
 
-/// `policy.ratelimit` (`policies.rateLimit.*`): registrations per address, failed sign-ins per
-/// account (a lockout), and a general limit per caller (principal, else address). Refusals are
-/// 429 with `Retry-After`; the general limit also reports `X-RateLimit-Limit/Remaining/Reset`
-/// on every response.
+/// `policy.ratelimit` (`policies.rateLimit.*`): registrations per address, password and code
+/// checks per account (a lockout), mail on demand (reset and verification mails) per account
+/// and per address, and a general limit per caller (principal, else address). Refusals are 429
+/// with `Retry-After`; the general limit also reports `X-RateLimit-Limit/Remaining/Reset` on
+/// every response.
 public struct RateLimitPolicy: PolicyModule {
     public static let id = "policy.ratelimit"
 
@@ -19,6 +20,24 @@ public struct RateLimitPolicy: PolicyModule {
     public let loginWindow: Int
     public let loginLockout: Int
     public let general: Window
+    /// Reset mails per account, and requests for them per address.
+    public let passwordReset: MailLimit
+    /// Verification mails per account, and requests for them per address.
+    public let verificationMail: MailLimit
+
+    public struct MailLimit: Sendable, Equatable {
+        public var perAccount: Window
+        public var perAddress: Window
+
+        init(_ section: ConfigSection) throws {
+            let seconds = try section.int("window", default: 3600, in: 60...86400 * 30)
+            perAccount = Window(limit: try section.int("limit", default: 3, in: 1...10_000), seconds: seconds)
+            perAddress = Window(
+                limit: try section.int("perAddressLimit", default: 20, in: 1...1_000_000),
+                seconds: seconds
+            )
+        }
+    }
 
     public init(config: ConfigSection) throws {
         let section = config.section("policies.rateLimit")
@@ -33,6 +52,8 @@ public struct RateLimitPolicy: PolicyModule {
             limit: try section.int("general.limit", default: 600, in: 1...10_000_000),
             seconds: try section.int("general.window", default: 60, in: 1...86400)
         )
+        passwordReset = try MailLimit(section.section("passwordReset"))
+        verificationMail = try MailLimit(section.section("verificationMail"))
     }
 
     public func decide(_ input: PolicyInput, core: Core) async -> PolicyDecision {
@@ -56,18 +77,29 @@ public struct RateLimitPolicy: PolicyModule {
             }
             return .allow
         case .login:
+            guard let email = input.email,
+                let until = core.rateLimits.lockedUntil(loginKey(email), now: now)
+            else { return .allow }
+            return .deny(lockedOut(until: until, now: now))
+        case .credentialCheck:
             guard let email = input.email else { return .allow }
-            if let until = core.rateLimits.lockedUntil(lockKey(email), now: now) {
-                return .deny(
-                    refusal(
-                        "Too many failed sign-in attempts, try again later",
-                        limit: loginMaxFailures,
-                        resetAt: until,
-                        now: now
-                    )
-                )
-            }
-            return .allow
+            return await reserveCheck(loginKey(email), core: core)
+        case .passwordResetMail:
+            return mailDecision(
+                passwordReset,
+                kind: "password-reset",
+                input: input,
+                now: now,
+                rateLimits: core.rateLimits
+            )
+        case .verificationMail:
+            return mailDecision(
+                verificationMail,
+                kind: "verification",
+                input: input,
+                now: now,
+                rateLimits: core.rateLimits
+            )
         case .request:
             let caller = input.principal.map { "user:\($0.user.id)" } ?? "ip:\(input.clientIP ?? "-")"
             let (count, resetAt) = core.rateLimits.hit(
@@ -90,14 +122,14 @@ public struct RateLimitPolicy: PolicyModule {
         switch event {
         case .loginFailed(let email):
             let now = Date()
-            let (count, _) = core.rateLimits.hit(
-                "login-failures:\(Validate.normalizedEmail(email))",
-                window: TimeInterval(loginWindow),
-                now: now
-            )
-            if count >= loginMaxFailures {
-                core.rateLimits.lock(lockKey(email), until: now.addingTimeInterval(TimeInterval(loginLockout)))
-                core.rateLimits.reset("login-failures:\(Validate.normalizedEmail(email))")
+            let count = core.rateLimits.count(loginKey(email), now: now)
+            if count >= loginMaxFailures,
+                core.rateLimits.lock(
+                    loginKey(email),
+                    until: now.addingTimeInterval(TimeInterval(loginLockout)),
+                    now: now
+                )
+            {
                 core.logger.warning("sign-in locked for \(loginLockout) s after \(count) failures")
                 let user = try? await core.store.user(email: Validate.normalizedEmail(email))
                 await core.accounts.audit(
@@ -111,11 +143,89 @@ public struct RateLimitPolicy: PolicyModule {
                 )
             }
         case .loginSucceeded(let email):
-            core.rateLimits.reset("login-failures:\(Validate.normalizedEmail(email))")
+            // Not while locked: a check reserved before the lock that ends well does not lift it.
+            if core.rateLimits.lockedUntil(loginKey(email), now: Date()) == nil {
+                core.rateLimits.reset(loginKey(email))
+            }
+        case .credentialPassed(let email):
+            core.rateLimits.release(loginKey(email), now: Date())
         }
     }
 
-    func lockKey(_ email: String) -> String { "login-lock:\(Validate.normalizedEmail(email))" }
+    /// How long a check waits for a slot that a running check may give back.
+    static let slotWait: Duration = .seconds(10)
+
+    /// Reserves one of the window's `maxFailures` slots for a password or code check, before
+    /// the check. A failed check keeps its slot, a right one gives it back: so however many
+    /// arrive at once, no more than `maxFailures` wrong ones are ever checked. While every slot
+    /// is taken by checks still running, the next waits for one (a burst of right passwords
+    /// all get through, a few at a time); once the account is locked, it is refused unchecked.
+    func reserveCheck(_ key: String, core: Core) async -> PolicyDecision {
+        let clock = ContinuousClock()
+        let start = clock.now
+        while true {
+            let now = Date()
+            guard
+                let until = core.rateLimits.reserve(
+                    key,
+                    limit: loginMaxFailures,
+                    window: TimeInterval(loginWindow),
+                    now: now
+                )
+            else { return .allow }
+            if core.rateLimits.lockedUntil(key, now: now) != nil || clock.now - start >= Self.slotWait {
+                return .deny(lockedOut(until: until, now: now))
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// One entry per account: the window's checks (reserved or failed) and the lock.
+    func loginKey(_ email: String) -> String { "login:\(Validate.normalizedEmail(email))" }
+
+    func lockedOut(until: Date, now: Date) -> GatehouseError {
+        refusal("Too many failed sign-in attempts, try again later", limit: loginMaxFailures, resetAt: until, now: now)
+    }
+
+    /// Mail on demand: `limit.perAccount` mails per account and `limit.perAddress` requests per
+    /// client address in a window. The caller decides what a refusal looks like (a reset
+    /// request still answers 200).
+    func mailDecision(_ limit: MailLimit, kind: String, input: PolicyInput, now: Date, rateLimits: any RateLimitStore)
+        -> PolicyDecision
+    {
+        let (perAddress, addressReset) = rateLimits.hit(
+            "\(kind):ip:\(input.clientIP ?? "-")",
+            window: TimeInterval(limit.perAddress.seconds),
+            now: now
+        )
+        if perAddress > limit.perAddress.limit {
+            return .deny(
+                refusal(
+                    "Too many emails requested, try again later",
+                    limit: limit.perAddress.limit,
+                    resetAt: addressReset,
+                    now: now
+                )
+            )
+        }
+        guard let email = input.email else { return .allow }
+        let (count, resetAt) = rateLimits.hit(
+            "\(kind):\(Validate.normalizedEmail(email))",
+            window: TimeInterval(limit.perAccount.seconds),
+            now: now
+        )
+        if count > limit.perAccount.limit {
+            return .deny(
+                refusal(
+                    "Too many emails requested, try again later",
+                    limit: limit.perAccount.limit,
+                    resetAt: resetAt,
+                    now: now
+                )
+            )
+        }
+        return .allow
+    }
 
     func headers(limit: Int, remaining: Int, resetAt: Date, now: Date) -> HTTPFields {
         var fields = HTTPFields()

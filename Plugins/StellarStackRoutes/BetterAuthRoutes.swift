@@ -13,6 +13,7 @@ extension StellarStackRoutes {
         var password: String
         var image: String?
         var rememberMe: Bool?
+        var callbackURL: String?
     }
 
     struct SignInRequest: Decodable {
@@ -40,6 +41,21 @@ extension StellarStackRoutes {
             ("createdAt", .date(user.createdAt)),
             ("updatedAt", .date(user.updatedAt)),
         ])
+    }
+
+    /// Better Auth's answer to a callback URL off the allowed origins (its origin check).
+    static let invalidCallbackURL: GatehouseError = {
+        var error = GatehouseError.forbidden("Invalid callbackURL")
+        error.replacementBody = .object([("code", "INVALID_CALLBACK_URL"), ("message", "Invalid callbackURL")])
+        return error
+    }()
+
+    /// Refuses a `callbackURL` that would send the client off the panel (an open redirect).
+    static func checkCallbackURL(_ url: String?, core: Core) throws {
+        guard let url else { return }
+        guard Validate.isSafeRedirect(url, allowedOrigins: core.settings.server.allowedOrigins) else {
+            throw invalidCallbackURL
+        }
     }
 
     /// Our error, in Better Auth's shape and with its codes where it has one.
@@ -84,6 +100,7 @@ extension StellarStackRoutes {
         do {
             return try await body()
         } catch let error as GatehouseError {
+            if error.replacementBody != nil { throw error }
             throw betterAuthError(error)
         }
     }
@@ -105,6 +122,7 @@ extension StellarStackRoutes {
         auth.post("sign-up/email") { request, context in
             try await speakingBetterAuth {
                 let body = try await request.decodeJSON(SignUpRequest.self, context: context)
+                try checkCallbackURL(body.callbackURL, core: core)
                 let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
                 if let issue = Validate.name(name, field: "name") { throw GatehouseError.validation([issue]) }
                 let (firstName, lastName) = Validate.nameParts(name)
@@ -146,6 +164,7 @@ extension StellarStackRoutes {
         auth.post("sign-in/email") { request, context in
             try await speakingBetterAuth {
                 let body = try await request.decodeJSON(SignInRequest.self, context: context)
+                try checkCallbackURL(body.callbackURL, core: core)
                 if !Validate.isEmail(Validate.normalizedEmail(body.email)) {
                     throw GatehouseError.validation(field: "email", "must be a valid email address")
                 }

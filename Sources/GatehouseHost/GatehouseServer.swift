@@ -48,6 +48,7 @@ public final class GatehouseServer: Sendable {
         routes.add(middleware: ClientAddressMiddleware(core: core))
         HealthRoutes.mount(on: routes.group(), core: core)
         routes.add(middleware: AuthenticationMiddleware(core: core))
+        routes.add(middleware: CrossSiteRequestMiddleware(core: core))
         routes.add(middleware: RequestPolicyMiddleware(core: core))
         AdminRoutes.mount(on: routes.group(), host: self)
         for module in core.runtime.modules {
@@ -58,8 +59,18 @@ public final class GatehouseServer: Sendable {
 
         let settings = core.settings
         let logger = self.logger
+        let limits = ConnectionLimits(
+            readTimeout: settings.server.readTimeout,
+            maxConnections: settings.server.maxConnections ?? ConnectionLimits.defaultMaxConnections()
+        )
         return Application(
             router: router,
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: limits.handlers(),
+                    idleTimeout: .seconds(Int64(settings.server.idleTimeout))
+                )
+            ),
             configuration: ApplicationConfiguration(
                 address: .hostname(settings.server.host, port: settings.server.port),
                 serverName: "Gatehouse"
@@ -78,6 +89,11 @@ public final class GatehouseServer: Sendable {
     public func run() async throws {
         let modules = core.runtime.modules.map { type(of: $0).id }.joined(separator: ", ")
         logger.notice("modules: \(modules)")
+        if core.settings.mail.provider == .log {
+            logger.warning(
+                "mail.provider is log: mails (reset links and codes among them) are written to the log at info level, not sent; not for production"
+            )
+        }
         let app = application(services: [ReloadService(host: self)])
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

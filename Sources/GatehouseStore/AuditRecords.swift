@@ -41,6 +41,10 @@ extension SQLiteStore {
         try await pool.write { db in try AuditRecord(event).insert(db) }
     }
 
+    public func deleteAuditEvents(before cutoff: Date) async throws -> Int {
+        try await pool.write { db in try AuditRecord.filter(Column("createdAt") < cutoff).deleteAll(db) }
+    }
+
     public func auditEvents(userId: String?, limit: Int) async throws -> [AuditEvent] {
         try await pool.read { db in
             // rowid: the order of insertion, which createdAt cannot tell within one millisecond.

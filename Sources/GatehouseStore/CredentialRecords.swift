@@ -67,7 +67,9 @@ struct SSHKeyRecord: Codable, FetchableRecord, PersistableRecord {
 extension SQLiteStore {
     // MARK: API keys
 
-    public func insertAPIKey(_ key: APIKey, maxPerUser: Int, audit: AuditEvent) async throws -> Bool {
+    public func insertAPIKey(_ key: APIKey, maxPerUser: Int, audit: AuditEvent, mails: [OutboxMail]) async throws
+        -> Bool
+    {
         let record = APIKeyRecord(key)
         return try await accountWrite { db in
             guard try APIKeyRecord.filter(Column("userId") == key.userId).fetchCount(db) < maxPerUser else {
@@ -75,6 +77,7 @@ extension SQLiteStore {
             }
             try record.insert(db)
             try AuditRecord(audit).insert(db)
+            for mail in mails { try Self.enqueueMail(mail, in: db) }
             return true
         }
     }
@@ -124,7 +127,9 @@ extension SQLiteStore {
 
     // MARK: SSH keys
 
-    public func insertSSHKey(_ key: SSHKey, uniqueAcrossUsers: Bool, audit: AuditEvent) async throws {
+    public func insertSSHKey(_ key: SSHKey, uniqueAcrossUsers: Bool, audit: AuditEvent, mails: [OutboxMail])
+        async throws
+    {
         let record = SSHKeyRecord(key)
         try await pool.write { db in
             var holders = SSHKeyRecord.filter(Column("fingerprint") == key.fingerprint)
@@ -132,6 +137,7 @@ extension SQLiteStore {
             guard try holders.fetchCount(db) == 0 else { throw StoreError.duplicate(field: "fingerprint") }
             try record.insert(db)
             try AuditRecord(audit).insert(db)
+            for mail in mails { try Self.enqueueMail(mail, in: db) }
         }
     }
 

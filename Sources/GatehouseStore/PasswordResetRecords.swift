@@ -24,10 +24,11 @@ struct PasswordResetRecord: Codable, FetchableRecord, PersistableRecord {
 }
 
 extension SQLiteStore {
-    public func createPasswordReset(_ reset: PasswordReset, mail: OutboxMail) async throws {
+    public func createPasswordReset(_ reset: PasswordReset, mail: OutboxMail, audit: AuditEvent) async throws {
         try await accountWrite { db in
             try PasswordResetRecord(reset).insert(db)
             try Self.enqueueMail(mail, in: db)
+            try AuditRecord(audit).insert(db)
         }
     }
 
@@ -48,6 +49,7 @@ extension SQLiteStore {
                 arguments: [passwordHash, Date(), userId]
             )
             try SessionRecord.filter(Column("userId") == userId).deleteAll(db)
+            try APIKeyRecord.filter(Column("userId") == userId).deleteAll(db)
             try PasswordResetRecord.filter(Column("userId") == userId).deleteAll(db)
             try Self.enqueueMail(notice, in: db)
             try AuditRecord(audit).insert(db)

@@ -20,10 +20,24 @@ public final class SQLiteStore: GatehouseStore {
         return try await pool.write(body)
     }
 
-    /// Opens (creating if needed) the database at `path`, and its folder.
+    /// Opens (creating if needed) the database at `path`, and its folder. What it creates is
+    /// the service user's alone: the folder 0700, the file 0600 (SQLite gives its `-wal` and
+    /// `-shm` files the database file's mode).
     public init(path: String, busyTimeout: TimeInterval = 5) throws {
+        let files = FileManager.default
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if !files.fileExists(atPath: directory.path) {
+            try files.createDirectory(
+                at: directory,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
+        }
+        if !files.fileExists(atPath: path) {
+            guard files.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
+            }
+        }
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(busyTimeout)

@@ -95,7 +95,9 @@ extension SQLiteStore {
         }
     }
 
-    public func disableTwoFactor(userId: String, proof: TwoFactorProof, audit: AuditEvent) async throws -> Bool {
+    public func disableTwoFactor(userId: String, proof: TwoFactorProof, audit: AuditEvent, mails: [OutboxMail])
+        async throws -> Bool
+    {
         try await accountWrite { db in
             guard try Self.spend(proof, userId: userId, in: db) else { return false }
             try TwoFactorRecord.deleteOne(db, key: userId)
@@ -106,6 +108,7 @@ extension SQLiteStore {
                 arguments: [Date(), userId]
             )
             try AuditRecord(audit).insert(db)
+            for mail in mails { try Self.enqueueMail(mail, in: db) }
             return true
         }
     }

@@ -125,7 +125,8 @@ import Testing
                 expiresAt: Date().addingTimeInterval(-60)
             ),
             maxPerUser: 25,
-            audit: AuditEvent(.apiKeyCreated, userId: ada.id)
+            audit: AuditEvent(.apiKeyCreated, userId: ada.id),
+            mails: []
         )
         #expect(try await server.client.get("/api/users/me", bearer: secret).status == 401)
 

@@ -122,6 +122,6 @@ import Testing
             #"{"token":"\#(token)","password":"N3w!passw0rd"}"#
         )
         #expect(reset.status == 200)
-        #expect(try await kinds(server, ada.id) == [.userCreated, .passwordReset])
+        #expect(try await kinds(server, ada.id) == [.userCreated, .passwordResetRequested, .passwordReset])
     }
 }

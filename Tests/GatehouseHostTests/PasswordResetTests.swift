@@ -53,7 +53,7 @@ import Testing
         )
         // The notice is mailed; the token does not work twice.
         let notice = ParsedMail(try await smtp.waitForMessages(2)[1].raw)
-        #expect(notice.header("Subject") == "Your Gatehouse password was changed")
+        #expect(notice.header("Subject") == "Your Gatehouse password was reset")
         let again = try await server.client.post(
             "/api/auth/password/reset",
             #"{"token":"\#(token)","password":"An0ther!pass"}"#

@@ -155,12 +155,12 @@ import Testing
         #expect(lastRoot.status == 403)
         #expect(lastRoot.error == "The last rootAdmin cannot be demoted")
 
-        // Suspending takes effect at once.
+        // Suspending takes effect at once, and ends every session: the token is gone for good.
         #expect(
             try await put(server, "/api/users/\(ada.id)", #"{"suspended":true}"#, rootToken).json?["suspended"]
                 == .bool(true)
         )
-        #expect(try await server.client.get("/api/users/me", bearer: adaToken).status == 403)
+        #expect(try await server.client.get("/api/users/me", bearer: adaToken).status == 401)
         #expect(try await put(server, "/api/users/me", #"{"suspended":true}"#, rootToken).status == 403)
     }
 }

@@ -32,7 +32,7 @@ import Testing
             try await server.client.post("/api/apikeys", #"{"name":"ci"}"#, bearer: token).json?["key"]?.stringValue
         )
         #expect(try await server.client.get("/api/users/me", bearer: apiKey).status == 200)
-        let (totpSecret, backupCodes, _) = try await enableTwoFactor(server, session: token)
+        let (totpSecret, backupCodes, _) = try await enableTwoFactor(server, session: token, password: password)
         let challenge = try await server.client.post(
             "/api/auth/login",
             #"{"email":"secret@example.com","password":"\#(password)"}"#
@@ -47,7 +47,8 @@ import Testing
             try await Task.sleep(for: .milliseconds(50))
         }
         let mails = try await server.core.store.outboxMails()
-        #expect(mails.count == 2 && mails.allSatisfy { $0.status == .sent && $0.text.isEmpty && $0.html.isEmpty })
+        // The verification mail, the new-key notice and the two-factor-off notice.
+        #expect(mails.count == 3 && mails.allSatisfy { $0.status == .sent && $0.text.isEmpty && $0.html.isEmpty })
 
         let bytes = try await databaseBytes(server)
         var secrets = [password, token, tempToken, totpSecret, apiKey, String(apiKey.dropFirst(10))]

@@ -192,20 +192,21 @@ import Testing
         #expect(try await patch(server, "/api/account/users/\(root.id)", #"{"role":"admin"}"#, rootToken).status == 200)
         #expect(try await server.core.store.user(id: root.id)?.role == .rootAdmin)
         #expect(try await patch(server, "/api/account/users/\(newId)", #"{"role":"owner"}"#, rootToken).status == 400)
-        // An admin changes someone's email here without a password of their own (the EcliPanel
-        // surface asks for it); the new address is unverified until its mailed code is used.
+        // A rootAdmin (the new user is an admin now) changes someone's email here without a
+        // password of their own (the EcliPanel surface asks for it); the new address is
+        // unverified until its mailed code is used.
         let moved = try await patch(
             server,
             "/api/account/users/\(newId)",
             #"{"email":"moved@example.com"}"#,
-            adminToken
+            rootToken
         )
         #expect(moved.status == 200)
         #expect(moved.json?["email"] == "moved@example.com" && moved.json?["emailVerified"] == false)
         let viaEcliPanel = try await server.client.put(
             "/api/users/\(newId)",
             #"{"email":"again@example.com"}"#,
-            bearer: adminToken
+            bearer: rootToken
         )
         #expect(viaEcliPanel.status == 400)
         #expect(viaEcliPanel.json?["details"]?.arrayValue?.first?["field"] == "currentPassword")

@@ -7,7 +7,7 @@ import Testing
 
 /// Sets up 2FA for a signed-in user through the API; returns the base32 secret, the backup
 /// codes and the time step the enabling code was for.
-func enableTwoFactor(_ server: TestServer, session: String) async throws -> (
+func enableTwoFactor(_ server: TestServer, session: String, password: String = TestServer.password) async throws -> (
     secret: String, backupCodes: [String], at: Date
 ) {
     let setup = try await server.client.post("/api/auth/2fa/setup", bearer: session)
@@ -16,7 +16,7 @@ func enableTwoFactor(_ server: TestServer, session: String) async throws -> (
     let now = Date()
     let enable = try await server.client.post(
         "/api/auth/2fa/enable",
-        #"{"code":"\#(try Oathtool.totp(secret: secret, at: now))"}"#,
+        #"{"code":"\#(try Oathtool.totp(secret: secret, at: now))","password":"\#(password)"}"#,
         bearer: session
     )
     #expect(enable.status == 200, "\(enable)")
@@ -60,14 +60,18 @@ func enableTwoFactor(_ server: TestServer, session: String) async throws -> (
         let now = Date()
         let window = try [-30.0, 0, 30].map { try Oathtool.totp(secret: secret, at: now.addingTimeInterval($0)) }
         let wrong = (0..<1_000_000).lazy.map { String(format: "%06d", $0) }.first { !window.contains($0) }!
-        let refused = try await server.client.post("/api/auth/2fa/enable", #"{"code":"\#(wrong)"}"#, bearer: session)
+        let refused = try await server.client.post(
+            "/api/auth/2fa/enable",
+            #"{"code":"\#(wrong)","password":"\#(TestServer.password)"}"#,
+            bearer: session
+        )
         #expect(refused.status == 400)
         #expect(refused.body == #"{"error":"Invalid two-factor code"}"#)
         #expect(try await server.core.store.user(id: ada.id)?.twoFactorEnabled == false)
 
         let enable = try await server.client.post(
             "/api/auth/2fa/enable",
-            #"{"code":"\#(try Oathtool.totp(secret: secret, at: now))"}"#,
+            #"{"code":"\#(try Oathtool.totp(secret: secret, at: now))","password":"\#(TestServer.password)"}"#,
             bearer: session
         )
         #expect(enable.status == 200)
@@ -212,7 +216,11 @@ func enableTwoFactor(_ server: TestServer, session: String) async throws -> (
         defer { Task { await server.stop() } }
         try await server.createUser("ada@example.com")
         let session = try await server.client.login("ada@example.com", TestServer.password)
-        let early = try await server.client.post("/api/auth/2fa/enable", #"{"code":"123456"}"#, bearer: session)
+        let early = try await server.client.post(
+            "/api/auth/2fa/enable",
+            #"{"code":"123456","password":"\#(TestServer.password)"}"#,
+            bearer: session
+        )
         #expect(early.status == 400)
         #expect(early.error == "Two-factor setup has not been started: call /api/auth/2fa/setup first")
         for (path, body) in [

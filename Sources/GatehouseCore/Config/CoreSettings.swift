@@ -10,6 +10,16 @@ public struct CoreSettings: Sendable, Equatable {
         public var secureCookies: Bool
         /// Addresses (or CIDR ranges) whose `X-Forwarded-For` and country headers are believed.
         public var trustedProxies: [IPRange]
+        /// Origins (`scheme://host[:port]`) whose pages may send cookie-authenticated writes,
+        /// and where Better Auth's callback URLs may point. Default: the origin of `mail.panelURL`.
+        public var allowedOrigins: [String]
+        /// Seconds a request's head and body may take to arrive, from its first byte.
+        public var readTimeout: Int
+        /// Seconds a kept-alive connection may sit idle between requests.
+        public var idleTimeout: Int
+        /// Open connections at most; more are closed as they arrive. nil: sized at start to the
+        /// process's descriptor limit.
+        public var maxConnections: Int?
     }
 
     public struct Database: Sendable, Equatable {
@@ -47,6 +57,8 @@ public struct CoreSettings: Sendable, Equatable {
     public var mail: MailSettings
     public var credentials: Credentials
     public var logLevel: String
+    /// Audit events older than this many days are deleted by the hourly sweep.
+    public var auditRetentionDays: Int
 
     /// Reads and validates the core's keys from the root of the config.
     public static func read(_ root: ConfigSection, defaultModules: [String]) throws -> CoreSettings {
@@ -58,11 +70,23 @@ public struct CoreSettings: Sendable, Equatable {
             }
             return range
         }
+        let mail = try MailSettings.read(root.section("mail"))
+        let origins = try server.stringList("allowedOrigins", default: [Origin.of(mail.panelURL) ?? ""]).map { text in
+            guard let origin = Origin.of(text) else {
+                throw server.issue("allowedOrigins", "\"\(text)\" is not an origin (scheme://host[:port])")
+            }
+            return origin
+        }
+        let maxConnections = try server.int("maxConnections", default: 0, in: 0...10_000_000)
         let serverSettings = Server(
             host: try server.string("host", default: "0.0.0.0"),
             port: port,
             secureCookies: try server.bool("secureCookies", default: false),
-            trustedProxies: proxies
+            trustedProxies: proxies,
+            allowedOrigins: origins,
+            readTimeout: try server.int("readTimeout", default: 10, in: 1...3600),
+            idleTimeout: try server.int("idleTimeout", default: 60, in: 1...86400),
+            maxConnections: maxConnections == 0 ? nil : maxConnections
         )
 
         let database = root.section("database")
@@ -130,9 +154,10 @@ public struct CoreSettings: Sendable, Equatable {
             passwordHashing: hashingSettings,
             plans: plans,
             adultAges: try AdultAges.read(root.section("policies.age")),
-            mail: try MailSettings.read(root.section("mail")),
+            mail: mail,
             credentials: credentials,
-            logLevel: logLevel
+            logLevel: logLevel,
+            auditRetentionDays: try root.section("audit").int("retentionDays", default: 365, in: 1...36500)
         )
     }
 
@@ -146,8 +171,26 @@ public struct CoreSettings: Sendable, Equatable {
         var changed: [String] = []
         if server.host != old.server.host { changed.append("server.host") }
         if server.port != old.server.port { changed.append("server.port") }
+        if server.readTimeout != old.server.readTimeout { changed.append("server.readTimeout") }
+        if server.idleTimeout != old.server.idleTimeout { changed.append("server.idleTimeout") }
+        if server.maxConnections != old.server.maxConnections { changed.append("server.maxConnections") }
         if database != old.database { changed.append("database") }
         if passwordHashing != old.passwordHashing { changed.append("passwordHashing") }
         return changed
+    }
+}
+
+/// Web origins, as browsers send them in `Origin`: `scheme://host[:port]`, lower case, without a
+/// default port.
+public enum Origin {
+    /// The origin of an http(s) URL, or nil when it has none.
+    public static func of(_ text: String) -> String? {
+        guard let components = URLComponents(string: text.trimmingCharacters(in: .whitespaces)),
+            let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = components.host?.lowercased(), !host.isEmpty
+        else { return nil }
+        let defaultPort = scheme == "https" ? 443 : 80
+        if let port = components.port, port != defaultPort { return "\(scheme)://\(host):\(port)" }
+        return "\(scheme)://\(host)"
     }
 }

@@ -71,8 +71,8 @@ public struct SSHKey: Sendable, Equatable {
 /// API keys and SSH keys, as the credential services reach them.
 public protocol CredentialStore: Sendable {
     /// Inserts a key unless the user already holds `maxPerUser`; false when at the limit. The
-    /// count and the insert are one transaction.
-    func insertAPIKey(_ key: APIKey, maxPerUser: Int, audit: AuditEvent) async throws -> Bool
+    /// count, the insert, the audit event and the owner's notice are one transaction.
+    func insertAPIKey(_ key: APIKey, maxPerUser: Int, audit: AuditEvent, mails: [OutboxMail]) async throws -> Bool
     /// A user's keys, newest first.
     func apiKeys(userId: String) async throws -> [APIKey]
     /// Deletes one of a user's keys; false when it is not theirs or not there.
@@ -83,8 +83,9 @@ public protocol CredentialStore: Sendable {
     func touchAPIKey(id: String, at: Date) async throws
 
     /// Inserts an SSH key; throws `StoreError.duplicate(field: "fingerprint")` when the user
-    /// already has it, or (with `uniqueAcrossUsers`) anyone has.
-    func insertSSHKey(_ key: SSHKey, uniqueAcrossUsers: Bool, audit: AuditEvent) async throws
+    /// already has it, or (with `uniqueAcrossUsers`) anyone has. The owner's notice is queued in
+    /// the same transaction.
+    func insertSSHKey(_ key: SSHKey, uniqueAcrossUsers: Bool, audit: AuditEvent, mails: [OutboxMail]) async throws
     /// A user's SSH keys, newest first.
     func sshKeys(userId: String) async throws -> [SSHKey]
     func deleteSSHKey(id: String, userId: String, audit: AuditEvent) async throws -> Bool

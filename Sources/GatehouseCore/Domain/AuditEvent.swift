@@ -22,6 +22,7 @@ public struct AuditEvent: Sendable, Equatable {
         case apiKeyDeleted = "apiKey.deleted"
         case sshKeyAdded = "sshKey.added"
         case sshKeyDeleted = "sshKey.deleted"
+        case passwordResetRequested = "password.resetRequested"
     }
 
     public var id: String
@@ -64,4 +65,6 @@ public protocol AuditStore: Sendable {
     func recordAudit(_ event: AuditEvent) async throws
     /// The newest events first, of one account or of all.
     func auditEvents(userId: String?, limit: Int) async throws -> [AuditEvent]
+    /// Deletes the events recorded before `cutoff` (`audit.retentionDays`); returns how many.
+    @discardableResult func deleteAuditEvents(before cutoff: Date) async throws -> Int
 }

@@ -34,10 +34,11 @@ public struct PasswordReset: Sendable, Equatable {
 
 /// Password resets, as the account services reach them.
 public protocol PasswordResetStore: Sendable {
-    /// Stores a reset and queues its mail in one transaction.
-    func createPasswordReset(_ reset: PasswordReset, mail: OutboxMail) async throws
+    /// Stores a reset, queues its mail and records the audit event in one transaction.
+    func createPasswordReset(_ reset: PasswordReset, mail: OutboxMail, audit: AuditEvent) async throws
     func passwordReset(tokenHash: String) async throws -> PasswordReset?
-    /// Sets the user's password hash, ends all their sessions, deletes their resets and queues
+    /// Sets the user's password hash, ends all their sessions, deletes their resets and their
+    /// API keys (account recovery: a key minted by whoever held the account goes too) and queues
     /// the notice and the audit event, in one transaction.
     func completePasswordReset(userId: String, passwordHash: String, notice: OutboxMail, audit: AuditEvent)
         async throws

@@ -73,8 +73,9 @@ public protocol TwoFactorStore: Sendable {
     func enableTwoFactor(userId: String, step: Int64, backupCodeHashes: [String], audit: AuditEvent) async throws
         -> Bool
     /// Spends `proof` and turns 2FA off (secret, backup codes and challenges deleted); false
-    /// when the proof was already spent.
-    func disableTwoFactor(userId: String, proof: TwoFactorProof, audit: AuditEvent) async throws -> Bool
+    /// when the proof was already spent. The owner's notice is queued in the same transaction.
+    func disableTwoFactor(userId: String, proof: TwoFactorProof, audit: AuditEvent, mails: [OutboxMail])
+        async throws -> Bool
     /// Backup codes not yet used.
     func unusedBackupCodeCount(userId: String) async throws -> Int
 

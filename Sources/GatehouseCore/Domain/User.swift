@@ -10,6 +10,16 @@ public enum Role: String, Sendable, Codable, CaseIterable {
     public var isAdmin: Bool { self == .admin || self == .rootAdmin }
     /// May read any user on the EcliPanel surface.
     public var canReadUsers: Bool { self != .user }
+
+    /// The one hierarchy of writes to another account (user < staff < admin < rootAdmin): an
+    /// admin manages users and staff, a rootAdmin everyone; users and staff manage nobody.
+    public func canManage(_ target: Role) -> Bool {
+        switch self {
+        case .rootAdmin: return true
+        case .admin: return !target.isAdmin
+        case .user, .staff: return false
+        }
+    }
 }
 
 public enum PortalType: String, Sendable, Codable, CaseIterable {

@@ -7,6 +7,8 @@ public struct GatehouseContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by the authentication middleware when a credential resolved.
     public var principal: Principal?
+    /// The principal came from a cookie, which a browser sends on its own, cross-site too.
+    public var authenticatedByCookie = false
     /// The client's address: the peer, or the `X-Forwarded-For` client when the peer is a
     /// trusted proxy. Set by the host's client-address middleware.
     public var clientIP: String?

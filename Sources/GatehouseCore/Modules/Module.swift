@@ -38,7 +38,17 @@ public protocol RouteModule: GatehouseModule {
 /// The points at which the core asks the policy chain.
 public enum DecisionPoint: String, Sendable, CaseIterable {
     case register
+    /// May a sign-in start at all (feature flags, a lockout already in force)?
     case login
+    /// A password or second-factor code of the account `email` is about to be checked (a
+    /// sign-in, or a confirmation of a sensitive change). A lockout reserves the attempt here,
+    /// atomically, so that however many arrive at once only as many are checked as it allows;
+    /// the outcome follows as `PolicyEvent.loginFailed` or `.credentialPassed`.
+    case credentialCheck
+    /// A password-reset mail for `email` is about to be queued (requested from `clientIP`).
+    case passwordResetMail
+    /// A new verification mail for `email` is about to be queued.
+    case verificationMail
     case passwordSet
     case request
     /// A route of an optional feature (`PolicyInput.feature`: `twoFactor`, `apiKeys`, ...).
@@ -98,8 +108,13 @@ public enum PolicyDecision: Sendable, Equatable {
 
 /// Something that happened that a policy may count (failed sign-ins for a lockout).
 public enum PolicyEvent: Sendable, Equatable {
+    /// A password or code was wrong (its `.credentialCheck` reservation stays counted).
     case loginFailed(email: String)
+    /// A sign-in finished: the failure count starts again.
     case loginSucceeded(email: String)
+    /// A password or code was right but the sign-in is not finished (a second factor is owed,
+    /// or it confirmed a change): its `.credentialCheck` reservation is given back.
+    case credentialPassed(email: String)
 }
 
 /// A rule consulted at the decision points, in the order the config lists the policies.

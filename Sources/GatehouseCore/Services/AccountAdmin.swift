@@ -21,7 +21,7 @@ extension Accounts {
         if path == .admin {
             if isSelf { throw GatehouseError.badRequest("Cannot delete your own account via admin endpoint") }
             guard let target = try await core.store.user(id: targetId) else { throw Self.userNotFound }
-            if target.role.isAdmin && actor.user.role != .rootAdmin {
+            if !actor.user.role.canManage(target.role) {
                 throw GatehouseError.forbidden("Only a rootAdmin may delete an admin")
             }
         }
@@ -66,6 +66,7 @@ extension Accounts {
         if role.isAdmin && actor.user.role != .rootAdmin {
             throw GatehouseError.forbidden("Only a rootAdmin may grant or revoke admin roles")
         }
+        if role.isAdmin && actor.sessionId == nil { throw GatehouseError.requiresSession }
         let (firstName, lastName) = Validate.nameParts(name)
         do {
             return try await create(

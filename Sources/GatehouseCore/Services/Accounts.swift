@@ -82,10 +82,13 @@ public struct Accounts: Sendable {
 
     /// The account for an email and password. Unknown emails cost the same time as wrong
     /// passwords and get the same answer; a suspended account is refused after the password
-    /// check. A failure is counted (lockout) and audited; success is not counted here, since a
-    /// second factor may still be owed (see `signIn`).
+    /// check. The attempt is reserved with the lockout before the password is checked
+    /// (`DecisionPoint.credentialCheck`), so a burst cannot have more guesses checked than the
+    /// lockout allows; a failure is audited, a success gives its reservation back (`signIn`
+    /// clears the count once no second factor is owed).
     public func authenticate(email: String, password: String) async throws -> User {
-        let email = Validate.normalizedEmail(email)
+        let email = try Validate.boundedEmail(email)
+        try await core.checkPolicies(PolicyInput(point: .credentialCheck, email: email))
         let user = try await core.store.user(email: email)
         let valid: Bool
         if let user {
@@ -98,8 +101,22 @@ public struct Accounts: Sendable {
             await recordLoginFailure(email: email, userId: user?.id, reason: "password")
             throw Self.invalidCredentials
         }
+        await core.recordPolicyEvent(.credentialPassed(email: email))
         if user.suspended { throw GatehouseError.suspended }
         return user
+    }
+
+    /// Checks a password that `user` typed to confirm an action (a new email or password, 2FA
+    /// on or off). It counts toward the account's sign-in lockout like a sign-in: reserved
+    /// before the check (429 while locked), a failure audited with `reason`.
+    public func confirmPassword(_ password: String, of user: User, reason: String) async throws -> Bool {
+        try await core.checkPolicies(PolicyInput(point: .credentialCheck, email: user.email))
+        guard await core.passwords.verify(password, against: user.passwordHash) else {
+            await recordLoginFailure(email: user.email, userId: user.id, reason: reason)
+            return false
+        }
+        await core.recordPolicyEvent(.credentialPassed(email: user.email))
+        return true
     }
 
     /// Counts a failed sign-in towards the lockout and audits it.

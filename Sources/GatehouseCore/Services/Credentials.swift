@@ -52,11 +52,20 @@ public struct Credentials: Sendable {
             try await core.store.insertAPIKey(
                 key,
                 maxPerUser: limit,
-                audit: AuditEvent(.apiKeyCreated, userId: key.userId, detail: ["keyId": .string(key.id)])
+                audit: AuditEvent(.apiKeyCreated, userId: key.userId, detail: ["keyId": .string(key.id)]),
+                mails: [
+                    try notice(
+                        "api-key-created",
+                        to: principal.user,
+                        subject: "A new API key was created for your account",
+                        values: ["name": key.name, "prefix": key.prefix]
+                    )
+                ]
             )
         else {
             throw GatehouseError.badRequest("API key limit reached: at most \(limit) keys per user")
         }
+        core.outboxNudge.signal()
         return (key, secret)
     }
 
@@ -113,12 +122,32 @@ public struct Credentials: Sendable {
             try await core.store.insertSSHKey(
                 key,
                 uniqueAcrossUsers: settings.sshKeysUniqueAcrossUsers,
-                audit: AuditEvent(.sshKeyAdded, userId: key.userId, detail: ["fingerprint": .string(key.fingerprint)])
+                audit: AuditEvent(.sshKeyAdded, userId: key.userId, detail: ["fingerprint": .string(key.fingerprint)]),
+                mails: [
+                    try notice(
+                        "ssh-key-added",
+                        to: principal.user,
+                        subject: "An SSH key was added to your account",
+                        values: ["name": key.name, "fingerprint": key.fingerprint]
+                    )
+                ]
             )
         } catch StoreError.duplicate {
             throw Self.sshKeyTaken
         }
+        core.outboxNudge.signal()
         return key
+    }
+
+    /// A security notice to the owner, queued with the change that causes it.
+    func notice(_ template: String, to user: User, subject: String, values: [String: String]) throws -> OutboxMail {
+        let accounts = core.accounts
+        return try accounts.mail(
+            template,
+            to: user.email,
+            subject: "\(subject) (\(core.settings.mail.productName))",
+            values: accounts.noticeValues(values)
+        )
     }
 
     public func sshKeys(userId: String) async throws -> [SSHKey] {

@@ -3,9 +3,21 @@ import Foundation
 extension Accounts {
     public static let invalidReset = GatehouseError.badRequest("Invalid or expired reset token")
 
-    /// Mails a reset link when `email` belongs to an account; answers the same either way.
-    public func requestPasswordReset(email: String) async throws {
-        guard let user = try await core.store.user(email: Validate.normalizedEmail(email)), !user.suspended else {
+    /// Mails a reset link when `email` belongs to an account; answers the same either way. At
+    /// most `policies.rateLimit.passwordReset` mails per account and requests per address: over
+    /// that, nothing is sent and the caller still hears success. Known and unknown addresses
+    /// both cost one lookup and one write (the audit row), so timing tells nothing either.
+    public func requestPasswordReset(email: String, clientIP: String? = nil) async throws {
+        let email = try Validate.boundedEmail(email)
+        guard
+            (try? await core.checkPolicies(PolicyInput(point: .passwordResetMail, clientIP: clientIP, email: email)))
+                != nil
+        else { return }
+        let user = try await core.store.user(email: email)
+        guard let user, !user.suspended else {
+            await audit(
+                AuditEvent(.passwordResetRequested, userId: user?.id, detail: ["email": .string(email), "sent": false])
+            )
             return
         }
         let (reset, token) = PasswordReset.make(userId: user.id)
@@ -16,7 +28,15 @@ extension Accounts {
             subject: "Reset your \(settings.productName) password",
             values: ["link": "\(settings.panelURL)/reset-password?token=\(token)"]
         )
-        try await core.store.createPasswordReset(reset, mail: mail)
+        try await core.store.createPasswordReset(
+            reset,
+            mail: mail,
+            audit: AuditEvent(
+                .passwordResetRequested,
+                userId: user.id,
+                detail: ["email": .string(email), "sent": true]
+            )
+        )
         core.outboxNudge.signal()
     }
 
@@ -29,7 +49,12 @@ extension Accounts {
         else { throw Self.invalidReset }
         if password.isEmpty { throw GatehouseError.validation(field: "password", "must not be empty") }
         try await checkNewPassword(password, email: user.email)
-        let notice = try passwordChangedNotice(to: user.email)
+        let notice = try mail(
+            "account-recovered",
+            to: user.email,
+            subject: "Your \(core.settings.mail.productName) password was reset",
+            values: [:]
+        )
         try await core.store.completePasswordReset(
             userId: user.id,
             passwordHash: try await core.passwords.hash(password),
@@ -54,6 +79,11 @@ extension Accounts {
             subject: "Your \(core.settings.mail.productName) password was changed",
             values: [:]
         )
+    }
+
+    /// The values every security notice names: when, and from which address (the request's).
+    func noticeValues(_ values: [String: String]) -> [String: String] {
+        values.merging(["time": Timestamp.string(Date()), "ip": AuditEvent.clientIP ?? "an unknown address"]) { $1 }
     }
 
     /// An outbox mail from the `name` templates, with `productName` among the values.

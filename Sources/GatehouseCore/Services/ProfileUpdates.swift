@@ -56,6 +56,13 @@ public struct AccountChange: Sendable {
 extension Accounts {
     public static let wrongCurrentPassword = GatehouseError.forbidden("Current password is incorrect")
     public static let lastRootAdmin = GatehouseError.forbidden("The last rootAdmin cannot be demoted")
+    public static let outranked = GatehouseError.forbidden("Only a rootAdmin may manage an admin or rootAdmin account")
+
+    /// The role hierarchy (`Role.canManage`) for every write to another account, whatever the
+    /// field or surface: refused with 403 before anything is read from the request or changed.
+    public static func requireManages(_ actor: Principal, _ target: User) throws {
+        guard actor.user.id == target.id || actor.user.role.canManage(target.role) else { throw outranked }
+    }
 
     /// The settings keys a user may set on themself; admins may set any.
     public static let userSettingsKeys: Set<String> = ["theme", "locale", "editor", "notifications"]
@@ -76,6 +83,11 @@ extension Accounts {
         guard isSelf || isAdmin else { throw GatehouseError.forbidden("Forbidden") }
         guard var user = try await core.store.user(id: targetId) else {
             throw GatehouseError.notFound("User not found")
+        }
+        try Self.requireManages(actor, user)
+        // Role and suspension decide who runs the panel: a leaked API key may not touch them.
+        if changes.role != nil || changes.suspended != nil, actor.sessionId == nil {
+            throw GatehouseError.requiresSession
         }
         if !isAdmin {
             for (field, present) in [
@@ -169,6 +181,7 @@ extension Accounts {
 
         let actorId = isSelf ? nil : actor.user.id
         let wasRootAdmin = user.role == .rootAdmin
+        let wasSuspended = user.suspended
         var audit: [AuditEvent] = []
         if let role = changes.role, role != user.role {
             try await checkRoleChange(of: user, to: role, by: actor)
@@ -204,7 +217,7 @@ extension Accounts {
             guard let current = changes.currentPassword, !current.isEmpty else {
                 throw GatehouseError.validation(field: "currentPassword", "is required to change email or password")
             }
-            guard await core.passwords.verify(current, against: actor.user.passwordHash) else {
+            guard try await confirmPassword(current, of: actor.user, reason: "currentPassword") else {
                 throw Self.wrongCurrentPassword
             }
         }
@@ -214,6 +227,15 @@ extension Accounts {
             let (verification, mail) = try verificationMail(for: change.user)
             change.verification = verification
             change.mails.append(mail)
+            // The old address hears of it: whoever moved the account cannot also hide it.
+            change.mails.append(
+                try self.mail(
+                    "email-changed",
+                    to: user.email,
+                    subject: "The email address of your \(core.settings.mail.productName) account was changed",
+                    values: noticeValues(["newEmail": Self.masked(email)])
+                )
+            )
             change.audit.append(AuditEvent(.emailChanged, userId: user.id, actorId: actorId))
         }
         if let password = changes.password {
@@ -223,6 +245,8 @@ extension Accounts {
             change.mails.append(try passwordChangedNotice(to: change.user.email))
             change.audit.append(AuditEvent(.passwordChanged, userId: user.id, actorId: actorId))
         }
+        // A suspension ends every session: lifting it later does not bring old tokens back.
+        if change.user.suspended && !wasSuspended { change.endSessionsExcept = .some(nil) }
         change.user.updatedAt = Date()
         do {
             try await core.store.applyAccountChange(change)
@@ -233,6 +257,14 @@ extension Accounts {
         }
         if !change.mails.isEmpty { core.outboxNudge.signal() }
         return change.user
+    }
+
+    /// An address shown partly: the first character of the local part and the domain
+    /// (`a•••@example.com`), enough for the owner to recognise it.
+    static func masked(_ email: String) -> String {
+        let parts = email.split(separator: "@", maxSplits: 1)
+        guard parts.count == 2, let first = parts[0].first else { return "•••" }
+        return "\(first)•••@\(parts[1])"
     }
 
     /// Only a rootAdmin grants or revokes admin and rootAdmin; the last rootAdmin stays one.

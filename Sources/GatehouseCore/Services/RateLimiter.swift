@@ -7,58 +7,124 @@ public protocol RateLimitStore: Sendable {
     /// Counts one hit on `key` in a fixed window of `window` seconds; returns the count so far
     /// in the window (this hit included) and when the window ends.
     func hit(_ key: String, window: TimeInterval, now: Date) -> (count: Int, resetAt: Date)
-    /// Locks `key` until `until`.
-    func lock(_ key: String, until: Date)
+    /// Takes one of the `limit` slots of `key`'s window, atomically: nil when it was taken,
+    /// else (every slot taken, or `key` locked) when to try again.
+    func reserve(_ key: String, limit: Int, window: TimeInterval, now: Date) -> Date?
+    /// Gives one slot taken by `reserve` back.
+    func release(_ key: String, now: Date)
+    /// The count of `key`'s window now.
+    func count(_ key: String, now: Date) -> Int
+    /// Locks `key` until `until`; false when it was locked already (someone else locked it).
+    @discardableResult func lock(_ key: String, until: Date, now: Date) -> Bool
     /// When the lock on `key` ends, if it is locked now.
     func lockedUntil(_ key: String, now: Date) -> Date?
     /// Forgets the counter and lock of `key`.
     func reset(_ key: String)
 }
 
+/// The in-memory store. It holds at most `capacity` keys (windows and locks together): past
+/// that, the least recently used go first, so a flood of distinct keys (made-up emails,
+/// spoofed addresses) keeps its memory flat.
 public final class InMemoryRateLimits: RateLimitStore {
-    struct Window {
-        var count: Int
-        var resetAt: Date
+    struct Entry {
+        var count = 0
+        var resetAt = Date.distantPast
+        var lockedUntil: Date?
+        /// When it was last used, in ticks of `State.clock`: the eviction order.
+        var used: UInt64 = 0
     }
 
-    private let state = Mutex<(windows: [String: Window], locks: [String: Date], sweptAt: Date)>(
-        ([:], [:], .distantPast)
-    )
+    struct State {
+        var entries: [String: Entry] = [:]
+        var clock: UInt64 = 0
+        var sweptAt = Date.distantPast
+    }
 
-    public init() {}
+    public static let defaultCapacity = 100_000
+    public let capacity: Int
+    private let state = Mutex(State())
+
+    public init(capacity: Int = InMemoryRateLimits.defaultCapacity) {
+        self.capacity = max(1, capacity)
+    }
+
+    /// Keys held now (for tests and metrics).
+    public var keyCount: Int { state.withLock { $0.entries.count } }
 
     public func hit(_ key: String, window: TimeInterval, now: Date) -> (count: Int, resetAt: Date) {
-        state.withLock { state in
-            sweep(&state, now: now)
-            var entry =
-                state.windows[key].flatMap { $0.resetAt > now ? $0 : nil }
-                ?? Window(count: 0, resetAt: now.addingTimeInterval(window))
+        update(key, now: now) { entry in
+            if entry.resetAt <= now { (entry.count, entry.resetAt) = (0, now.addingTimeInterval(window)) }
             entry.count += 1
-            state.windows[key] = entry
             return (entry.count, entry.resetAt)
         }
     }
 
-    public func lock(_ key: String, until: Date) {
-        state.withLock { $0.locks[key] = until }
-    }
-
-    public func lockedUntil(_ key: String, now: Date) -> Date? {
-        state.withLock { state in state.locks[key].flatMap { $0 > now ? $0 : nil } }
-    }
-
-    public func reset(_ key: String) {
-        state.withLock { state in
-            state.windows[key] = nil
-            state.locks[key] = nil
+    public func reserve(_ key: String, limit: Int, window: TimeInterval, now: Date) -> Date? {
+        update(key, now: now) { entry in
+            if let until = entry.lockedUntil, until > now { return until }
+            if entry.resetAt <= now { (entry.count, entry.resetAt) = (0, now.addingTimeInterval(window)) }
+            guard entry.count < limit else { return entry.resetAt }
+            entry.count += 1
+            return nil
         }
     }
 
+    public func release(_ key: String, now: Date) {
+        state.withLock { state in
+            guard var entry = state.entries[key], entry.resetAt > now, entry.count > 0 else { return }
+            entry.count -= 1
+            state.entries[key] = entry
+        }
+    }
+
+    public func count(_ key: String, now: Date) -> Int {
+        state.withLock { state in state.entries[key].map { $0.resetAt > now ? $0.count : 0 } ?? 0 }
+    }
+
+    @discardableResult public func lock(_ key: String, until: Date, now: Date) -> Bool {
+        update(key, now: now) { entry in
+            if let current = entry.lockedUntil, current > now { return false }
+            entry.lockedUntil = until
+            return true
+        }
+    }
+
+    public func lockedUntil(_ key: String, now: Date) -> Date? {
+        state.withLock { state in state.entries[key]?.lockedUntil.flatMap { $0 > now ? $0 : nil } }
+    }
+
+    public func reset(_ key: String) {
+        state.withLock { state in _ = state.entries.removeValue(forKey: key) }
+    }
+
+    /// Runs `body` on `key`'s entry (a new one if needed), marks it used, and keeps the store
+    /// within its bounds.
+    private func update<T>(_ key: String, now: Date, _ body: (inout Entry) -> T) -> T {
+        state.withLock { state in
+            sweep(&state, now: now)
+            state.clock += 1
+            var entry = state.entries[key] ?? Entry()
+            let result = body(&entry)
+            entry.used = state.clock
+            state.entries[key] = entry
+            if state.entries.count > capacity { evict(&state) }
+            return result
+        }
+    }
+
+    /// Drops the least recently used tenth of the keys (at least the surplus), so eviction's
+    /// sort is paid once per many insertions.
+    private func evict(_ state: inout State) {
+        let surplus = state.entries.count - capacity
+        let drop = max(surplus, capacity / 10)
+        let cutoff = state.entries.values.map(\.used).sorted()[min(drop, state.entries.count) - 1]
+        state.entries = state.entries.filter { $0.value.used > cutoff }
+    }
+
     /// Drops ended windows and locks, at most once a minute.
-    private func sweep(_ state: inout (windows: [String: Window], locks: [String: Date], sweptAt: Date), now: Date) {
+    private func sweep(_ state: inout State, now: Date) {
         guard now.timeIntervalSince(state.sweptAt) > 60 else { return }
-        state.windows = state.windows.filter { $0.value.resetAt > now }
-        state.locks = state.locks.filter { $0.value > now }
+        state.entries = state.entries.filter { $0.value.resetAt > now || ($0.value.lockedUntil ?? .distantPast) > now }
         state.sweptAt = now
     }
 }

@@ -183,9 +183,11 @@ extension Accounts {
         try await core.store.completeVerification(userId: user.id)
     }
 
-    /// Sends a new code and link (the old ones stop working).
-    public func resendVerification(for user: User) async throws {
+    /// Sends a new code and link (the old ones stop working); 429 with `Retry-After` past
+    /// `policies.rateLimit.verificationMail`.
+    public func resendVerification(for user: User, clientIP: String? = nil) async throws {
         guard !user.emailVerified else { throw Self.alreadyVerified }
+        try await core.checkPolicies(PolicyInput(point: .verificationMail, clientIP: clientIP, email: user.email))
         let (verification, mail) = try verificationMail(for: user)
         try await core.store.replaceVerification(verification, mail: mail)
         core.outboxNudge.signal()

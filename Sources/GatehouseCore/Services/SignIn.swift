@@ -21,6 +21,7 @@ extension Accounts {
     public func signIn(email: String, password: String, clientIP: String?, userAgent: String?) async throws
         -> SignInResult
     {
+        let email = try Validate.boundedEmail(email)
         try await core.checkPolicies(PolicyInput(point: .login, clientIP: clientIP, email: email))
         let user = try await authenticate(email: email, password: password)
         if user.twoFactorEnabled {
@@ -61,6 +62,8 @@ extension Accounts {
         else { throw Self.invalidChallenge }
         try await core.checkPolicies(PolicyInput(point: .login, clientIP: clientIP, email: user.email))
         if user.suspended { throw GatehouseError.suspended }
+        // The code counts toward the same lockout as the password.
+        try await core.checkPolicies(PolicyInput(point: .credentialCheck, email: user.email))
 
         let (token, session) = core.sessions.newSession(for: user, ip: clientIP, userAgent: userAgent)
         if let proof = try await twoFactorProof(code, for: user),

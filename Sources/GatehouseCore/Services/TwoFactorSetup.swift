@@ -58,9 +58,13 @@ extension Accounts {
     }
 
     /// Turns 2FA on with a code from the pending secret; returns the 10 backup codes, shown
-    /// only now.
-    public func enableTwoFactor(for user: User, code: String) async throws -> [String] {
+    /// only now. Needs the account's password too (counted toward the lockout), so a stolen
+    /// session cannot bind its holder's authenticator to the account.
+    public func enableTwoFactor(for user: User, code: String, password: String) async throws -> [String] {
         guard !user.twoFactorEnabled else { throw Self.twoFactorAlreadyEnabled }
+        guard try await confirmPassword(password, of: user, reason: "password") else {
+            throw Self.wrongCurrentPassword
+        }
         guard let stored = try await core.store.twoFactorSecret(userId: user.id), !stored.enabled,
             let secret = core.secretKey.open(stored.sealedSecret)
         else { throw Self.twoFactorNotSetUp }
@@ -79,19 +83,33 @@ extension Accounts {
         return codes
     }
 
-    /// Turns 2FA off; needs the password and a current code (or a backup code).
+    /// Turns 2FA off; needs the password and a current code (or a backup code), each counted
+    /// toward the sign-in lockout. The owner is mailed.
     public func disableTwoFactor(for user: User, password: String, code: String) async throws {
         guard user.twoFactorEnabled else { throw Self.twoFactorNotEnabled }
-        guard await core.passwords.verify(password, against: user.passwordHash) else {
+        guard try await confirmPassword(password, of: user, reason: "password") else {
             throw Self.wrongCurrentPassword
         }
+        try await core.checkPolicies(PolicyInput(point: .credentialCheck, email: user.email))
+        let notice = try mail(
+            "two-factor-disabled",
+            to: user.email,
+            subject: "Two-factor authentication was turned off for your \(core.settings.mail.productName) account",
+            values: noticeValues([:])
+        )
         guard let proof = try await twoFactorProof(code, for: user),
             try await core.store.disableTwoFactor(
                 userId: user.id,
                 proof: proof,
-                audit: AuditEvent(.twoFactorDisabled, userId: user.id, detail: ["method": .string(proof.method)])
+                audit: AuditEvent(.twoFactorDisabled, userId: user.id, detail: ["method": .string(proof.method)]),
+                mails: [notice]
             )
-        else { throw Self.invalidTwoFactorCode }
+        else {
+            await recordLoginFailure(email: user.email, userId: user.id, reason: "twoFactor")
+            throw Self.invalidTwoFactorCode
+        }
+        await core.recordPolicyEvent(.credentialPassed(email: user.email))
+        core.outboxNudge.signal()
     }
 
     /// What `code` would prove for `user`: a TOTP step not yet used (six digits), or a backup

@@ -29,6 +29,40 @@ public enum Validate {
         return labels.last!.allSatisfy(\.isLetter)
     }
 
+    /// The longest email anything accepts (RFC 5321's path limit).
+    public static let maxEmailBytes = 254
+
+    /// The normalized email, refused with 400 when longer than `maxEmailBytes`: checked before
+    /// anything is hashed, counted or stored for it.
+    public static func boundedEmail(_ email: String) throws -> String {
+        let email = normalizedEmail(email)
+        guard email.utf8.count <= maxEmailBytes else {
+            throw GatehouseError.validation(field: "email", "must be at most \(maxEmailBytes) bytes")
+        }
+        return email
+    }
+
+    /// Where a client may be sent after an action (Better Auth's `callbackURL`): a path on this
+    /// site, or a URL on one of `allowedOrigins`. Paths are held to Better Auth's own rule: one
+    /// leading slash (not `//` or `/\`, which browsers read as another host), then letters,
+    /// digits and `_-.+/@`, and an optional query of those and `=&%`.
+    public static func isSafeRedirect(_ url: String, allowedOrigins: [String]) -> Bool {
+        if url.hasPrefix("/") {
+            let path = url.utf8.split(separator: UInt8(ascii: "?"), maxSplits: 1, omittingEmptySubsequences: false)
+            let pathBytes = path[0]
+            let second = pathBytes.dropFirst().first
+            if second == UInt8(ascii: "/") || second == UInt8(ascii: "\\") { return false }
+            func allowed(_ byte: UInt8, extra: String) -> Bool {
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || "_-.+/@\(extra)".utf8.contains(byte)
+            }
+            guard pathBytes.allSatisfy({ allowed($0, extra: "") }) else { return false }
+            return path.count == 1 || path[1].allSatisfy { allowed($0, extra: "=&%") }
+        }
+        guard let origin = Origin.of(url) else { return false }
+        return allowedOrigins.contains(origin)
+    }
+
     /// Lower-cased and trimmed: the form in which emails are stored and compared.
     public static func normalizedEmail(_ email: String) -> String {
         email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()

@@ -16,11 +16,17 @@ struct AuthenticationMiddleware: RouterMiddleware {
         next: (Request, GatehouseContext) async throws -> Response
     ) async throws -> Response {
         var context = context
-        context.principal = try await principal(for: request)
+        if let principal = try await cookiePrincipal(for: request) {
+            context.principal = principal
+            context.authenticatedByCookie = true
+        } else {
+            context.principal = try await headerPrincipal(for: request)
+        }
         return try await next(request, context)
     }
 
-    func principal(for request: Request) async throws -> Principal? {
+    /// The session of our cookie, else of Better Auth's.
+    func cookiePrincipal(for request: Request) async throws -> Principal? {
         let sessions = core.sessions
         if let token = request.cookies[SessionCookie.name]?.value, !token.isEmpty,
             let (session, user) = try await sessions.resolve(token: token)
@@ -37,6 +43,12 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 return Principal(user: user, credential: .session(id: session.id))
             }
         }
+        return nil
+    }
+
+    /// The session or API key of `Authorization: Bearer`, else the key of `X-API-Key`.
+    func headerPrincipal(for request: Request) async throws -> Principal? {
+        let sessions = core.sessions
         if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].caseInsensitiveCompare("Bearer") == .orderedSame {
@@ -84,6 +96,48 @@ struct RequestPolicyMiddleware: RouterMiddleware {
         } catch var error as GatehouseError {
             error.headers.append(contentsOf: headers)
             throw error
+        }
+    }
+}
+
+/// Cross-site request forgery: a browser attaches the session cookie to requests that other
+/// sites' pages make. A state-changing request (POST, PUT, PATCH, DELETE) that the cookie
+/// authenticates must carry its body as `application/json` (which a page elsewhere cannot
+/// send without a CORS preflight; else 415), and come from one of `server.allowedOrigins` when
+/// it says where it comes from (`Origin`), or not be marked `Sec-Fetch-Site: cross-site` when it
+/// does not (else 403). Bearer and API-key requests carry no ambient credential and pass.
+struct CrossSiteRequestMiddleware: RouterMiddleware {
+    typealias Context = GatehouseContext
+    let core: Core
+
+    static let unsafeMethods: Set<HTTPRequest.Method> = [.post, .put, .patch, .delete]
+    static let refused = GatehouseError.forbidden("Cross-site request refused")
+    static let notJSON = GatehouseError(.unsupportedMediaType, "Content-Type must be application/json")
+
+    func handle(
+        _ request: Request,
+        context: GatehouseContext,
+        next: (Request, GatehouseContext) async throws -> Response
+    ) async throws -> Response {
+        if context.authenticatedByCookie, Self.unsafeMethods.contains(request.method) {
+            try check(request.headers)
+        }
+        return try await next(request, context)
+    }
+
+    func check(_ headers: HTTPFields) throws {
+        let length = headers[.contentLength].flatMap { Int($0) } ?? 0
+        if length > 0 || headers[.transferEncoding] != nil {
+            let mediaType = headers[.contentType]?.split(separator: ";").first?
+                .trimmingCharacters(in: .whitespaces).lowercased()
+            guard mediaType == "application/json" else { throw Self.notJSON }
+        }
+        if let origin = headers[.origin] {
+            guard let origin = Origin.of(origin), core.settings.server.allowedOrigins.contains(origin) else {
+                throw Self.refused
+            }
+        } else if headers[HTTPField.Name("Sec-Fetch-Site")!]?.lowercased() == "cross-site" {
+            throw Self.refused
         }
     }
 }

@@ -173,7 +173,9 @@ public struct RateLimitPolicy: PolicyModule {
                     now: now
                 )
             else { return .allow }
-            if core.rateLimits.lockedUntil(key, now: now) != nil || clock.now - start >= Self.slotWait {
+            if core.rateLimits.lockedUntil(key, now: now) != nil || clock.now - start >= Self.slotWait
+                || Task.isCancelled
+            {
                 return .deny(lockedOut(until: until, now: now))
             }
             try? await Task.sleep(for: .milliseconds(20))

@@ -89,7 +89,14 @@ public struct Accounts: Sendable {
     public func authenticate(email: String, password: String) async throws -> User {
         let email = try Validate.boundedEmail(email)
         try await core.checkPolicies(PolicyInput(point: .credentialCheck, email: email))
-        let user = try await core.store.user(email: email)
+        let user: User?
+        do {
+            user = try await core.store.user(email: email)
+        } catch {
+            // Not an answer to the guess: its reserved slot goes back.
+            await core.recordPolicyEvent(.credentialPassed(email: email))
+            throw error
+        }
         let valid: Bool
         if let user {
             valid = await core.passwords.verify(password, against: user.passwordHash)

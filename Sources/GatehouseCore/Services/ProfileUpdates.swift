@@ -222,6 +222,10 @@ extension Accounts {
             }
         }
         if let email, email != user.email {
+            // The new address gets a verification mail: the same throttle as a resend.
+            try await core.checkPolicies(
+                PolicyInput(point: .verificationMail, clientIP: AuditEvent.clientIP, email: email)
+            )
             change.user.email = email
             change.user.emailVerified = false
             let (verification, mail) = try verificationMail(for: change.user)

@@ -107,18 +107,25 @@ public final class InMemoryRateLimits: RateLimitStore {
             let result = body(&entry)
             entry.used = state.clock
             state.entries[key] = entry
-            if state.entries.count > capacity { evict(&state) }
+            if state.entries.count > capacity { evict(&state, now: now) }
             return result
         }
     }
 
     /// Drops the least recently used tenth of the keys (at least the surplus), so eviction's
-    /// sort is paid once per many insertions.
-    private func evict(_ state: inout State) {
-        let surplus = state.entries.count - capacity
-        let drop = max(surplus, capacity / 10)
-        let cutoff = state.entries.values.map(\.used).sorted()[min(drop, state.entries.count) - 1]
-        state.entries = state.entries.filter { $0.value.used > cutoff }
+    /// sort is paid once per many insertions. Locks in force go last: a flood of made-up keys
+    /// must not lift a lockout. Only when locks alone fill the store are the oldest dropped.
+    private func evict(_ state: inout State, now: Date) {
+        let drop = max(state.entries.count - capacity, capacity / 10)
+        func isLocked(_ entry: Entry) -> Bool { (entry.lockedUntil ?? .distantPast) > now }
+        let open = state.entries.values.filter { !isLocked($0) }.map(\.used).sorted()
+        if open.count >= drop {
+            let cutoff = open[drop - 1]
+            state.entries = state.entries.filter { isLocked($0.value) || $0.value.used > cutoff }
+        } else {
+            let cutoff = state.entries.values.map(\.used).sorted()[drop - 1]
+            state.entries = state.entries.filter { $0.value.used > cutoff }
+        }
     }
 
     /// Drops ended windows and locks, at most once a minute.

@@ -18,6 +18,7 @@ public struct Servers: Sendable {
             issues.append(issue)
         }
         guard issues.isEmpty else { throw GatehouseError.validation(issues) }
+        try await requireManagesOwner(ownerId, actor)
         let server = Server(
             name: name,
             status: status ?? "offline",
@@ -34,7 +35,9 @@ public struct Servers: Sendable {
 
     public func transfer(id: String, to ownerId: String, by actor: Principal) async throws -> Server {
         guard actor.user.role.isAdmin else { throw GatehouseError.adminRequired }
-        guard try await core.store.server(id: id) != nil else { throw Self.notFound }
+        guard let server = try await core.store.server(id: id) else { throw Self.notFound }
+        try await requireManagesOwner(server.ownerId, actor)
+        try await requireManagesOwner(ownerId, actor)
         do {
             return try await core.store.transferServer(id: id, to: ownerId)
         } catch StoreError.notFound {
@@ -44,7 +47,16 @@ public struct Servers: Sendable {
 
     public func delete(id: String, by actor: Principal) async throws {
         guard actor.user.role.isAdmin else { throw GatehouseError.adminRequired }
+        guard let server = try await core.store.server(id: id) else { throw Self.notFound }
+        try await requireManagesOwner(server.ownerId, actor)
         guard try await core.store.deleteServer(id: id) else { throw Self.notFound }
+    }
+
+    /// A server's owner is part of their account: the role hierarchy holds for it too (an admin
+    /// may not take a rootAdmin's server, nor pin one on an admin to block their deletion).
+    func requireManagesOwner(_ ownerId: String, _ actor: Principal) async throws {
+        guard let owner = try await core.store.user(id: ownerId) else { return }
+        try Accounts.requireManages(actor, owner)
     }
 
     public func owned(by userId: String) async throws -> [Server] {

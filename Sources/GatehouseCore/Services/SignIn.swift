@@ -65,25 +65,31 @@ extension Accounts {
         // The code counts toward the same lockout as the password.
         try await core.checkPolicies(PolicyInput(point: .credentialCheck, email: user.email))
 
-        let (token, session) = core.sessions.newSession(for: user, ip: clientIP, userAgent: userAgent)
-        if let proof = try await twoFactorProof(code, for: user),
-            try await core.store.completeLoginChallenge(
-                id: challenge.id,
-                proof: proof,
-                session: session,
-                keepAtMost: core.settings.sessions.maxPerUser,
-                audit: AuditEvent(
-                    .loginSucceeded,
-                    userId: user.id,
-                    ip: clientIP,
-                    detail: ["method": .string(proof.method)]
-                ),
-                mails: try await signInNotice(for: user, ip: clientIP, userAgent: userAgent)
-            )
-        {
-            if core.settings.mail.signInNotice { core.outboxNudge.signal() }
-            await core.recordPolicyEvent(.loginSucceeded(email: user.email))
-            return (user, token)
+        do {
+            let (token, session) = core.sessions.newSession(for: user, ip: clientIP, userAgent: userAgent)
+            if let proof = try await twoFactorProof(code, for: user),
+                try await core.store.completeLoginChallenge(
+                    id: challenge.id,
+                    proof: proof,
+                    session: session,
+                    keepAtMost: core.settings.sessions.maxPerUser,
+                    audit: AuditEvent(
+                        .loginSucceeded,
+                        userId: user.id,
+                        ip: clientIP,
+                        detail: ["method": .string(proof.method)]
+                    ),
+                    mails: try await signInNotice(for: user, ip: clientIP, userAgent: userAgent)
+                )
+            {
+                if core.settings.mail.signInNotice { core.outboxNudge.signal() }
+                await core.recordPolicyEvent(.loginSucceeded(email: user.email))
+                return (user, token)
+            }
+        } catch {
+            // A failure of ours, not a wrong code: the reserved slot goes back.
+            await core.recordPolicyEvent(.credentialPassed(email: user.email))
+            throw error
         }
         try await core.store.failLoginChallenge(id: challenge.id, maxAttempts: Self.challengeAttempts)
         await recordLoginFailure(email: user.email, userId: user.id, reason: "twoFactor")

@@ -119,15 +119,21 @@ struct CrossSiteRequestMiddleware: RouterMiddleware {
         context: GatehouseContext,
         next: (Request, GatehouseContext) async throws -> Response
     ) async throws -> Response {
-        if context.authenticatedByCookie, Self.unsafeMethods.contains(request.method) {
-            try check(request.headers)
+        if Self.unsafeMethods.contains(request.method) {
+            // Anonymous writes (a sign-in) get the origin checks too: a page elsewhere must not
+            // sign a visitor into an account of its choosing.
+            if context.authenticatedByCookie {
+                try check(request.headers, requireJSON: true)
+            } else if context.principal == nil {
+                try check(request.headers, requireJSON: false)
+            }
         }
         return try await next(request, context)
     }
 
-    func check(_ headers: HTTPFields) throws {
+    func check(_ headers: HTTPFields, requireJSON: Bool) throws {
         let length = headers[.contentLength].flatMap { Int($0) } ?? 0
-        if length > 0 || headers[.transferEncoding] != nil {
+        if requireJSON, length > 0 || headers[.transferEncoding] != nil {
             let mediaType = headers[.contentType]?.split(separator: ";").first?
                 .trimmingCharacters(in: .whitespaces).lowercased()
             guard mediaType == "application/json" else { throw Self.notJSON }

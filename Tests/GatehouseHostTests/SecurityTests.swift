@@ -211,7 +211,8 @@ import Testing
         let recent = AuditEvent(.loginFailed, userId: nil, at: Date().addingTimeInterval(-29 * 86400))
         try await server.core.store.recordAudit(old)
         try await server.core.store.recordAudit(recent)
-        #expect(try await server.core.store.deleteAuditEvents(before: Date().addingTimeInterval(-30 * 86400)) == 1)
+        // What the hourly sweep calls (its first run, at start, may have got there already).
+        #expect(try await server.core.store.deleteAuditEvents(before: Date().addingTimeInterval(-30 * 86400)) <= 1)
         let ids = try await server.core.store.auditEvents(userId: nil, limit: 1000).map(\.id)
         #expect(ids.contains(recent.id) && !ids.contains(old.id))
     }

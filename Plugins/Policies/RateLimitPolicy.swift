@@ -60,20 +60,14 @@ public struct RateLimitPolicy: PolicyModule {
         let now = Date()
         switch input.point {
         case .register:
-            let (count, resetAt) = core.rateLimits.hit(
+            if let refusal = overLimit(
                 "register:\(input.clientIP ?? "-")",
-                window: TimeInterval(register.seconds),
-                now: now
-            )
-            if count > register.limit {
-                return .deny(
-                    refusal(
-                        "Too many registrations from this address, try again later",
-                        limit: register.limit,
-                        resetAt: resetAt,
-                        now: now
-                    )
-                )
+                register,
+                "Too many registrations from this address, try again later",
+                now: now,
+                rateLimits: core.rateLimits
+            ) {
+                return .deny(refusal)
             }
             return .allow
         case .login:
@@ -195,38 +189,37 @@ public struct RateLimitPolicy: PolicyModule {
     func mailDecision(_ limit: MailLimit, kind: String, input: PolicyInput, now: Date, rateLimits: any RateLimitStore)
         -> PolicyDecision
     {
-        let (perAddress, addressReset) = rateLimits.hit(
+        let message = "Too many emails requested, try again later"
+        if let refusal = overLimit(
             "\(kind):ip:\(input.clientIP ?? "-")",
-            window: TimeInterval(limit.perAddress.seconds),
-            now: now
-        )
-        if perAddress > limit.perAddress.limit {
-            return .deny(
-                refusal(
-                    "Too many emails requested, try again later",
-                    limit: limit.perAddress.limit,
-                    resetAt: addressReset,
-                    now: now
-                )
-            )
+            limit.perAddress,
+            message,
+            now: now,
+            rateLimits: rateLimits
+        ) {
+            return .deny(refusal)
         }
-        guard let email = input.email else { return .allow }
-        let (count, resetAt) = rateLimits.hit(
-            "\(kind):\(Validate.normalizedEmail(email))",
-            window: TimeInterval(limit.perAccount.seconds),
-            now: now
-        )
-        if count > limit.perAccount.limit {
-            return .deny(
-                refusal(
-                    "Too many emails requested, try again later",
-                    limit: limit.perAccount.limit,
-                    resetAt: resetAt,
-                    now: now
-                )
+        if let email = input.email,
+            let refusal = overLimit(
+                "\(kind):\(Validate.normalizedEmail(email))",
+                limit.perAccount,
+                message,
+                now: now,
+                rateLimits: rateLimits
             )
+        {
+            return .deny(refusal)
         }
         return .allow
+    }
+
+    /// Counts one hit on `key` in `window`; the refusal when it goes over the window's limit.
+    func overLimit(_ key: String, _ window: Window, _ message: String, now: Date, rateLimits: any RateLimitStore)
+        -> GatehouseError?
+    {
+        let (count, resetAt) = rateLimits.hit(key, window: TimeInterval(window.seconds), now: now)
+        guard count > window.limit else { return nil }
+        return refusal(message, limit: window.limit, resetAt: resetAt, now: now)
     }
 
     func headers(limit: Int, remaining: Int, resetAt: Date, now: Date) -> HTTPFields {

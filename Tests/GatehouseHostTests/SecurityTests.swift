@@ -378,45 +378,23 @@ import Testing
         let ada = try await server.createUser("ada@example.com")
         let token = try await server.client.login("ada@example.com", password)
         let cookie = ("Cookie", "gatehouse_session=\(token)")
-        let body = #"{"name":"k"}"#
-        let plain = try await server.client.request(
-            "POST",
-            "/api/apikeys",
-            body: body,
-            headers: [cookie, ("Content-Type", "text/plain"), ("Origin", "https://evil.example")]
-        )
+        /// A new API key asked for with `headers`.
+        func createKey(_ headers: [(String, String)]) async throws -> TestClient.Reply {
+            try await server.client.request("POST", "/api/apikeys", body: #"{"name":"k"}"#, headers: headers)
+        }
+        let plain = try await createKey([cookie, ("Content-Type", "text/plain"), ("Origin", "https://evil.example")])
         #expect(plain.status == 415)
-        let evil = try await server.client.request(
-            "POST",
-            "/api/apikeys",
-            body: body,
-            headers: [cookie, ("Origin", "https://evil.example")]
-        )
+        let evil = try await createKey([cookie, ("Origin", "https://evil.example")])
         #expect(evil.status == 403)
         #expect(evil.error == "Cross-site request refused")
-        let crossSite = try await server.client.request(
-            "POST",
-            "/api/apikeys",
-            body: body,
-            headers: [cookie, ("Sec-Fetch-Site", "cross-site")]
-        )
+        let crossSite = try await createKey([cookie, ("Sec-Fetch-Site", "cross-site")])
         #expect(crossSite.status == 403)
         #expect(try await server.core.store.apiKeys(userId: ada.id).isEmpty)
 
         // The panel's own origin (mail.panelURL's), and Bearer requests from anywhere, pass.
-        let panel = try await server.client.request(
-            "POST",
-            "/api/apikeys",
-            body: body,
-            headers: [cookie, ("Origin", "http://localhost:3000")]
-        )
+        let panel = try await createKey([cookie, ("Origin", "http://localhost:3000")])
         #expect(panel.status == 201)
-        let bearer = try await server.client.post(
-            "/api/apikeys",
-            body,
-            bearer: token,
-            headers: [("Origin", "https://evil.example")]
-        )
+        let bearer = try await createKey([("Authorization", "Bearer \(token)"), ("Origin", "https://evil.example")])
         #expect(bearer.status == 201)
         // A page elsewhere cannot sign a visitor in either (login CSRF).
         let login = #"{"email":"ada@example.com","password":"\#(password)"}"#

@@ -131,6 +131,33 @@ import Testing
         #expect(try await server.wait(timeout: 30) == 0)
     }
 
+    /// A server at rest uses next to no CPU (the outbox lanes sleep between their polls).
+    @Test func anIdleServerSleeps() async throws {
+        let dir = try Paths.temporaryDirectory("e2e-idle")
+        let server = try ChildProcess(
+            Paths.gatehouse.path,
+            ["serve", "--config", shippedConfig],
+            environment: [
+                "GATEHOUSE_SERVER_HOST": "127.0.0.1", "GATEHOUSE_SERVER_PORT": "0",
+                "GATEHOUSE_DATABASE_PATH": dir.appendingPathComponent("data/gatehouse.sqlite").path,
+            ]
+        )
+        defer { server.stop() }
+        _ = try await server.waitForLine(containing: "listening on 127.0.0.1:")
+        /// User and system CPU time so far, in clock ticks (1/100 s).
+        func ticks() throws -> Int {
+            let stat = try String(contentsOfFile: "/proc/\(server.pid)/stat", encoding: .utf8)
+            // Fields after the command name (which ends with ")"): utime and stime are 14 and 15.
+            let fields = stat[stat.range(of: ")")!.upperBound...].split(separator: " ")
+            return Int(fields[11])! + Int(fields[12])!
+        }
+        try await Task.sleep(for: .seconds(2))
+        let before = try ticks()
+        try await Task.sleep(for: .seconds(8))
+        let used = try ticks() - before
+        #expect(used < 10, "\(used) ticks of CPU in 8 idle seconds")
+    }
+
     @Test func serveRefusesABadConfigBeforeListening() async throws {
         let (status, output) = try await run(
             ["serve", "--config", try config()],

@@ -90,26 +90,71 @@ public protocol OutboxStore: Sendable {
 }
 
 /// Wakes the outbox worker when a mail is queued, instead of waiting for its next poll.
+///
+/// A waiter is a continuation held under a lock, resumed by whichever comes first: `signal()`,
+/// its timeout, or the cancellation of its task. Whoever takes it out of the table resumes it,
+/// so it is resumed exactly once. (An `AsyncStream` raced against a sleep does not work:
+/// cancelling the task that waits on the stream's iterator ends the stream, and from then on
+/// every wait returns at once: an idle loop that burns the CPU.)
 public final class Nudge: Sendable {
-    private let stream: AsyncStream<Void>
-    private let continuation: AsyncStream<Void>.Continuation
-
-    public init() {
-        (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    private struct State {
+        /// A signal that came while nobody waited: the next wait returns at once.
+        var pending = false
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextId = 0
     }
 
-    public func signal() { continuation.yield() }
+    private let state = Mutex(State())
 
-    /// Returns after a signal or after `timeout`, whichever is first.
-    public func wait(timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { [stream] in
-                var iterator = stream.makeAsyncIterator()
-                _ = await iterator.next()
-            }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
+    public init() {}
+
+    /// Wakes every waiter, or the next wait when there is none.
+    public func signal() {
+        let waiters = state.withLock { state in
+            if state.waiters.isEmpty { state.pending = true }
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns after a signal, after `timeout`, or when the task is cancelled, whichever is
+    /// first.
+    public func wait(timeout: Duration) async {
+        let id = state.withLock { state in
+            state.nextId += 1
+            return state.nextId
+        }
+        var timer: Task<Void, Never>?
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state in
+                    // Checked under the lock: a cancellation handler that ran before this found
+                    // nothing to resume, but the task is marked cancelled by then.
+                    if state.pending || Task.isCancelled {
+                        state.pending = false
+                        return true
+                    }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow {
+                    continuation.resume()
+                } else {
+                    timer = Task {
+                        try? await Task.sleep(for: timeout)
+                        self.wake(id)
+                    }
+                }
+            }
+        } onCancel: {
+            wake(id)
+        }
+        timer?.cancel()
+    }
+
+    /// Resumes waiter `id` if it is still waiting.
+    private func wake(_ id: Int) {
+        state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
     }
 }

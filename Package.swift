@@ -156,7 +156,10 @@ let package = Package(
         .testTarget(name: "MailersTests", dependencies: ["Mailers", "TestSupport"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["gatehouse", "TestSupport", "GatehouseStore", "GatehouseCore"]
+            dependencies: [
+                "gatehouse", "TestSupport", "GatehouseStore", "GatehouseCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ]
 )

@@ -5,17 +5,29 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// The running service: the config source, the core built from it, and the HTTP application.
 public final class GatehouseServer: Sendable {
     public let source: ConfigSource
     public let core: Core
     let logger: Logger
+    /// The connection limits (and the count of connections and requests they keep).
+    let connectionLimits: ConnectionLimits
+    /// What the outbox lanes are doing.
+    let outboxActivity = OutboxActivity()
+    /// When SIGTERM or SIGINT was heard.
+    let shutdownStarted = Mutex<ContinuousClock.Instant?>(nil)
 
     init(source: ConfigSource, core: Core, logger: Logger) {
         self.source = source
         self.core = core
         self.logger = logger
+        let server = core.settings.server
+        connectionLimits = ConnectionLimits(
+            readTimeout: server.readTimeout,
+            maxConnections: server.maxConnections ?? ConnectionLimits.defaultMaxConnections()
+        )
     }
 
     /// Loads and validates the config, opens the store and brings its schema up to date.
@@ -59,10 +71,7 @@ public final class GatehouseServer: Sendable {
 
         let settings = core.settings
         let logger = self.logger
-        let limits = ConnectionLimits(
-            readTimeout: settings.server.readTimeout,
-            maxConnections: settings.server.maxConnections ?? ConnectionLimits.defaultMaxConnections()
-        )
+        let limits = connectionLimits
         return Application(
             router: router,
             server: .http1(
@@ -75,7 +84,7 @@ public final class GatehouseServer: Sendable {
                 address: .hostname(settings.server.host, port: settings.server.port),
                 serverName: "Gatehouse"
             ),
-            services: services + [SessionSweeper(core: core), OutboxWorker(core: core)],
+            services: services + [SessionSweeper(core: core), OutboxWorker(core: core, activity: outboxActivity)],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.server.port
                 logger.notice("listening on \(settings.server.host):\(port)")
@@ -85,7 +94,9 @@ public final class GatehouseServer: Sendable {
         )
     }
 
-    /// Serves until SIGTERM or SIGINT, reloading the config on SIGHUP.
+    /// Serves until SIGTERM or SIGINT, reloading the config on SIGHUP. A shutdown stops
+    /// accepting, answers the requests in flight, lets the outbox lanes finish their current
+    /// delivery and closes the database, within `server.shutdownTimeout` (see `ShutdownWatch`).
     public func run() async throws {
         let modules = core.runtime.modules.map { type(of: $0).id }.joined(separator: ", ")
         logger.notice("modules: \(modules)")
@@ -97,12 +108,23 @@ public final class GatehouseServer: Sendable {
         let app = application(services: [ReloadService(host: self)])
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [app],
+                // Services shut down last to first: the watch hears the signal first.
+                services: [app, ShutdownWatch(host: self)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
         try await group.run()
+        do {
+            try await core.store.close()
+        } catch {
+            logger.error("closing the database: \(error)")
+        }
+        if let started = shutdownStarted.withLock({ $0 }) {
+            let elapsed = (ContinuousClock.now - started).components
+            let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+            logger.notice("stopped cleanly in \(String(format: "%.2f", seconds)) s")
+        }
     }
 
     /// Reads the config again; installs it whole if it is valid and changes nothing that needs a

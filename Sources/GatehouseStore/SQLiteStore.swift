@@ -62,6 +62,13 @@ public final class SQLiteStore: GatehouseStore {
         try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
     }
 
+    /// Folds the write-ahead log into the database file (a copy of the file alone is then
+    /// whole), and closes every connection.
+    public func close() async throws {
+        try await checkpoint()
+        try pool.close()
+    }
+
     public func ping() async throws {
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }

@@ -131,7 +131,8 @@ import Testing
         #expect(try await server.wait(timeout: 30) == 0)
     }
 
-    /// A server at rest uses next to no CPU (the outbox lanes sleep between their polls).
+    /// A server at rest uses next to no CPU: under 0.1 s in 10 s (the outbox lanes sleep between
+    /// their polls).
     @Test func anIdleServerSleeps() async throws {
         let dir = try Paths.temporaryDirectory("e2e-idle")
         let server = try ChildProcess(
@@ -151,11 +152,12 @@ import Testing
             let fields = stat[stat.range(of: ")")!.upperBound...].split(separator: " ")
             return Int(fields[11])! + Int(fields[12])!
         }
-        try await Task.sleep(for: .seconds(2))
+        try await Task.sleep(for: .seconds(1))
         let before = try ticks()
-        try await Task.sleep(for: .seconds(8))
+        try await Task.sleep(for: .seconds(10))
         let used = try ticks() - before
-        #expect(used < 10, "\(used) ticks of CPU in 8 idle seconds")
+        print("idle server: \(used) ticks of CPU in 10 s")
+        #expect(used < 10, "\(used) ticks of CPU in 10 idle seconds")
     }
 
     @Test func serveRefusesABadConfigBeforeListening() async throws {

@@ -11,6 +11,19 @@ public final class RawConnection: Sendable {
 
     /// Connects to 127.0.0.1:`port`.
     public init(port: Int) throws {
+        guard let fd = try Self.open(port: port) else { throw TestFailure("connect() failed: connection refused") }
+        descriptor = fd
+    }
+
+    private init(descriptor: Int32) { self.descriptor = descriptor }
+
+    /// Connects to 127.0.0.1:`port`; nil when the connection is refused (nothing listens).
+    public static func connect(port: Int) throws -> RawConnection? {
+        try open(port: port).map { RawConnection(descriptor: $0) }
+    }
+
+    /// A socket connected to 127.0.0.1:`port`; nil when the connection is refused.
+    private static func open(port: Int) throws -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed: errno \(errno)") }
         var address = sockaddr_in()
@@ -19,14 +32,16 @@ public final class RawConnection: Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
         guard connected == 0 else {
+            let error = errno
             close(fd)
-            throw TestFailure("connect() failed: errno \(errno)")
+            if error == ECONNREFUSED { return nil }
+            throw TestFailure("connect() failed: errno \(error)")
         }
-        descriptor = fd
+        return fd
     }
 
     deinit { close(descriptor) }
@@ -55,6 +70,59 @@ public final class RawConnection: Sendable {
         }
     }
 
+    /// What came back for one request.
+    public enum Reply: Sendable, Equatable {
+        /// A whole response: its status, header fields (names in lower case) and body.
+        case complete(status: Int, headers: [String: String], body: String)
+        /// The connection ended (or was reset) before any byte of a response.
+        case closedBeforeReply
+        /// The connection ended partway through a response, after this many bytes.
+        case cutShort(bytes: Int)
+        /// No whole response within the time allowed; this many bytes had arrived.
+        case timedOut(bytes: Int)
+    }
+
+    /// Reads one HTTP/1.1 response (its length from `Content-Length`), polling without blocking.
+    public func readReply(within timeout: Double = 10) async -> Reply {
+        let deadline = Date().addingTimeInterval(timeout)
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if count > 0 {
+                received += buffer[0..<count]
+                if let reply = Self.parse(received) { return reply }
+                continue
+            }
+            if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) {
+                return received.isEmpty ? .closedBeforeReply : .cutShort(bytes: received.count)
+            }
+            if Date() >= deadline { return .timedOut(bytes: received.count) }
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
+    /// A whole response at the start of `bytes`, if there is one.
+    static func parse(_ bytes: [UInt8]) -> Reply? {
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        guard let end = bytes.indices.dropLast(3).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else {
+            return nil
+        }
+        let head = String(decoding: bytes[..<end], as: UTF8.self).components(separatedBy: "\r\n")
+        let status = Int(head[0].split(separator: " ").dropFirst().first ?? "") ?? 0
+        var headers: [String: String] = [:]
+        for line in head.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces
+            )
+        }
+        let length = Int(headers["content-length"] ?? "0") ?? 0
+        let body = bytes[(end + 4)...]
+        guard body.count >= length else { return nil }
+        return .complete(status: status, headers: headers, body: String(decoding: body.prefix(length), as: UTF8.self))
+    }
+
     /// Raises this process's open-file limit to its hard limit (tests that hold many sockets).
     public static func raiseFileLimit() {
         var limit = rlimit()
@@ -62,4 +130,33 @@ public final class RawConnection: Sendable {
         limit.rlim_cur = limit.rlim_max
         _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
+}
+
+/// A loopback port that takes connections (the kernel completes them) and never says a word:
+/// a mail server that has hung.
+public final class SilentListener: Sendable {
+    let descriptor: Int32
+    public let port: Int
+
+    public init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket() failed: errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else {
+            close(fd)
+            throw TestFailure("cannot listen: errno \(errno)")
+        }
+        descriptor = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(descriptor) }
 }

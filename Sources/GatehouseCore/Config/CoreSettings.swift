@@ -20,6 +20,9 @@ public struct CoreSettings: Sendable, Equatable {
         /// Open connections at most; more are closed as they arrive. nil: sized at start to the
         /// process's descriptor limit.
         public var maxConnections: Int?
+        /// Seconds a SIGTERM or SIGINT may take to end the process cleanly (in-flight requests
+        /// answered, outbox lanes stopped, database closed); past it the process exits non-zero.
+        public var shutdownTimeout: Int
     }
 
     public struct Database: Sendable, Equatable {
@@ -86,7 +89,8 @@ public struct CoreSettings: Sendable, Equatable {
             allowedOrigins: origins,
             readTimeout: try server.int("readTimeout", default: 10, in: 1...3600),
             idleTimeout: try server.int("idleTimeout", default: 60, in: 1...86400),
-            maxConnections: maxConnections == 0 ? nil : maxConnections
+            maxConnections: maxConnections == 0 ? nil : maxConnections,
+            shutdownTimeout: try server.int("shutdownTimeout", default: 10, in: 1...3600)
         )
 
         let database = root.section("database")

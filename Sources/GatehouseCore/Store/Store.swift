@@ -56,6 +56,8 @@ public protocol GatehouseStore: UserStore, SessionStore, OutboxStore, Verificati
     func appliedMigrations() async throws -> [String]
     /// Throws unless the database answers a query.
     func ping() async throws
+    /// Closes the database at shutdown, everything written in its main file.
+    func close() async throws
 }
 
 extension UserStore {

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
 import Synchronization
@@ -12,10 +13,16 @@ import Synchronization
 /// `server.readTimeout` (a request's head and body, from its first byte), `server.maxConnections`
 /// (more are closed as they arrive). The idle time between requests is Hummingbird's
 /// `idleTimeout` (`server.idleTimeout`).
+///
+/// At shutdown (Hummingbird's quiesce event) a request still arriving gets `quiesceGrace` more
+/// to arrive whole, and every response then says `Connection: close`; Hummingbird closes each
+/// connection once its last response is written.
 final class ConnectionLimits: Sendable {
     let readTimeout: TimeAmount
     let maxConnections: Int
+    let quiesceGrace: TimeAmount = .seconds(1)
     private let open = Atomic<Int>(0)
+    private let inFlight = Atomic<Int>(0)
 
     init(readTimeout: Int, maxConnections: Int) {
         self.readTimeout = .seconds(Int64(readTimeout))
@@ -37,6 +44,12 @@ final class ConnectionLimits: Sendable {
     }
 
     func release() { open.subtract(1, ordering: .relaxed) }
+
+    /// Requests whose head has arrived and whose response has not been written whole.
+    var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
+
+    func requestsStarted(_ count: Int) { inFlight.add(count, ordering: .relaxed) }
+    func requestsEnded(_ count: Int) { inFlight.subtract(count, ordering: .relaxed) }
 
     /// The handlers for one connection: a watcher of raw bytes (first in the pipeline, where
     /// the first byte of a request can be seen) and a watcher of decoded request parts (where
@@ -65,11 +78,14 @@ final class ConnectionLimits: Sendable {
 }
 
 /// One connection's state, shared by its two watchers on the channel's event loop: whether a
-/// request is being read, and the close that fires if it is not read in time.
+/// request is being read, the close that fires if it is not read in time, the requests not yet
+/// answered, and whether the server is shutting down.
 final class RequestDeadline {
     let limits: ConnectionLimits
     var admitted = false
+    private(set) var quiescing = false
     private var reading = false
+    private var unanswered = 0
     private var timer: Scheduled<Void>?
 
     init(limits: ConnectionLimits) { self.limits = limits }
@@ -78,13 +94,50 @@ final class RequestDeadline {
     func begin(_ context: ChannelHandlerContext) {
         guard !reading else { return }
         reading = true
+        schedule(context, in: quiescing ? limits.quiesceGrace : limits.readTimeout)
+    }
+
+    private func schedule(_ context: ChannelHandlerContext, in delay: TimeAmount) {
+        timer?.cancel()
         let channel = context.channel
-        timer = context.eventLoop.scheduleTask(in: limits.readTimeout) { channel.close(promise: nil) }
+        timer = context.eventLoop.scheduleTask(in: delay) { channel.close(promise: nil) }
+    }
+
+    /// The server is shutting down. A connection answering a request is closed after its
+    /// response (true: pass the event on to Hummingbird, which does that). One between requests
+    /// or still receiving one has `quiesceGrace`: a request that arrives whole within it is
+    /// answered (then closed), else the connection is closed (false: hold the event until a
+    /// request's head arrives).
+    func quiesce(_ context: ChannelHandlerContext) -> Bool {
+        quiescing = true
+        if reading {
+            if limits.quiesceGrace < limits.readTimeout { schedule(context, in: limits.quiesceGrace) }
+        } else if unanswered == 0 {
+            schedule(context, in: limits.quiesceGrace)
+        }
+        return unanswered > 0
+    }
+
+    /// A request's head arrived.
+    func requestStarted() {
+        unanswered += 1
+        limits.requestsStarted(1)
+    }
+
+    /// A response's end was written.
+    func responseEnded() {
+        guard unanswered > 0 else { return }
+        unanswered -= 1
+        limits.requestsEnded(1)
     }
 
     /// The request's end arrived.
     func end() {
         reading = false
+        cancelTimer()
+    }
+
+    private func cancelTimer() {
         timer?.cancel()
         timer = nil
     }
@@ -101,6 +154,10 @@ final class RequestDeadline {
 
     func closed() {
         end()
+        if unanswered > 0 {
+            limits.requestsEnded(unanswered)
+            unanswered = 0
+        }
         if admitted {
             admitted = false
             limits.release()
@@ -122,12 +179,17 @@ final class RawBytesWatcher: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// Sees decoded request parts: a request's end stops its deadline. It also counts the
-/// connection against `maxConnections`.
-final class RequestPartWatcher: ChannelInboundHandler, RemovableChannelHandler {
+/// Sees decoded request parts and the response parts written back: a request's end stops its
+/// deadline; heads and ends count the requests in flight. It also counts the connection against
+/// `maxConnections`, and at shutdown marks the responses `Connection: close`.
+final class RequestPartWatcher: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
     let deadline: RequestDeadline
+    /// Shutdown began between requests: Hummingbird hears of it with the next request's head.
+    private var heldQuiesce = false
 
     init(deadline: RequestDeadline) { self.deadline = deadline }
 
@@ -152,10 +214,39 @@ final class RequestPartWatcher: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head: deadline.begin(context)
+        case .head:
+            deadline.begin(context)
+            deadline.requestStarted()
+            context.fireChannelRead(data)
+            if heldQuiesce {
+                heldQuiesce = false
+                context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+            }
+            return
         case .body: break
         case .end: deadline.end()
         }
         context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(var response) where deadline.quiescing:
+            response.headerFields[.connection] = "close"
+            context.write(wrapOutboundOut(.head(response)), promise: promise)
+        case .end:
+            deadline.responseEnded()
+            context.write(data, promise: promise)
+        default:
+            context.write(data, promise: promise)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, !deadline.quiesce(context) {
+            heldQuiesce = true
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }

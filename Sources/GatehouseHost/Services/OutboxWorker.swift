@@ -7,9 +7,11 @@ import ServiceLifecycle
 /// provider, and records the outcome. Transient failures are retried with exponential backoff
 /// up to `mail.outbox.maxAttempts`; permanent ones are recorded and given up. A mail recorded as
 /// sent is never claimed again. On start, mails left `sending` by a process that died go back to
-/// `pending` (one Gatehouse process per database).
+/// `pending` (one Gatehouse process per database). At shutdown each lane finishes the delivery
+/// it is in and stops.
 struct OutboxWorker: Service {
     let core: Core
+    let activity: OutboxActivity
 
     func run() async throws {
         do {
@@ -28,8 +30,11 @@ struct OutboxWorker: Service {
     func lane() async {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
+                activity.claimed()
                 if let mail = try await core.store.claimDueMail(now: Date()) {
+                    activity.started(mail.id)
                     await deliver(mail)
+                    activity.finished(mail.id)
                     continue
                 }
             } catch {

@@ -16,8 +16,8 @@ public final class GatehouseServer: Sendable {
     let connectionLimits: ConnectionLimits
     /// What the outbox lanes are doing.
     let outboxActivity = OutboxActivity()
-    /// When SIGTERM or SIGINT was heard.
-    let shutdownStarted = Mutex<ContinuousClock.Instant?>(nil)
+    /// When SIGTERM or SIGINT was heard, and whether the shutdown is over.
+    let shutdown = Mutex(ShutdownState())
 
     init(source: ConfigSource, core: Core, logger: Logger) {
         self.source = source
@@ -118,9 +118,15 @@ public final class GatehouseServer: Sendable {
         do {
             try await core.store.close()
         } catch {
-            logger.error("closing the database: \(error)")
+            shutdown.withLock { $0.finished = true }
+            logger.error("closing the database failed: \(error)")
+            throw error
         }
-        if let started = shutdownStarted.withLock({ $0 }) {
+        let started = shutdown.withLock { state in
+            state.finished = true
+            return state.started
+        }
+        if let started {
             let elapsed = (ContinuousClock.now - started).components
             let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
             logger.notice("stopped cleanly in \(String(format: "%.2f", seconds)) s")

@@ -133,12 +133,13 @@ public final class RawConnection: Sendable {
 }
 
 /// A loopback port that takes connections (the kernel completes them) and never says a word:
-/// a mail server that has hung.
+/// a mail server that has hung. With `listening: false` the port is only held: connections to
+/// it are refused (a mail server that is down), and no one else can take it meanwhile.
 public final class SilentListener: Sendable {
     let descriptor: Int32
     public let port: Int
 
-    public init() throws {
+    public init(listening: Bool = true) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed: errno \(errno)") }
         var address = sockaddr_in()
@@ -147,7 +148,8 @@ public final class SilentListener: Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, pointer, &length) == 0
+                bind(fd, pointer, length) == 0 && (!listening || listen(fd, 16) == 0)
+                    && getsockname(fd, pointer, &length) == 0
             }
         }
         guard bound else {

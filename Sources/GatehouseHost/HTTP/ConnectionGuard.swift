@@ -80,11 +80,19 @@ final class ConnectionLimits: Sendable {
 /// One connection's state, shared by its two watchers on the channel's event loop: whether a
 /// request is being read, the close that fires if it is not read in time, the requests not yet
 /// answered, and whether the server is shutting down.
+///
+/// The timer cuts no response off: when it fires while a request that has arrived whole is being
+/// answered, the connection is closed once that response is written (and the response says
+/// so). A request whose body is still missing is not waited for.
 final class RequestDeadline {
     let limits: ConnectionLimits
     var admitted = false
     private(set) var quiescing = false
+    /// The time ran out while a response was owed: close after it.
+    private(set) var closeAfterResponse = false
     private var reading = false
+    /// A request's head has arrived and its end has not.
+    private var bodyPending = false
     private var unanswered = 0
     private var timer: Scheduled<Void>?
 
@@ -100,7 +108,17 @@ final class RequestDeadline {
     private func schedule(_ context: ChannelHandlerContext, in delay: TimeAmount) {
         timer?.cancel()
         let channel = context.channel
-        timer = context.eventLoop.scheduleTask(in: delay) { channel.close(promise: nil) }
+        let this = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: delay) { this.value.expired(channel) }
+    }
+
+    private func expired(_ channel: any Channel) {
+        timer = nil
+        if unanswered == 0 || bodyPending {
+            channel.close(promise: nil)
+        } else {
+            closeAfterResponse = true
+        }
     }
 
     /// The server is shutting down. A connection answering a request is closed after its
@@ -120,21 +138,26 @@ final class RequestDeadline {
 
     /// A request's head arrived.
     func requestStarted() {
+        bodyPending = true
         unanswered += 1
         limits.requestsStarted(1)
     }
 
-    /// A response's end was written.
-    func responseEnded() {
-        guard unanswered > 0 else { return }
+    /// A response's end is being written; true when the connection should close after it.
+    func responseEnded() -> Bool {
+        guard unanswered > 0 else { return false }
         unanswered -= 1
         limits.requestsEnded(1)
+        return unanswered == 0 && closeAfterResponse
     }
 
-    /// The request's end arrived.
-    func end() {
+    /// The request's end arrived. While shutting down, a connection with nothing left to answer
+    /// (its response went out before its body was read) gets the grace to close in.
+    func end(_ context: ChannelHandlerContext) {
         reading = false
+        bodyPending = false
         cancelTimer()
+        if quiescing && unanswered == 0 { schedule(context, in: limits.quiesceGrace) }
     }
 
     private func cancelTimer() {
@@ -153,7 +176,9 @@ final class RequestDeadline {
     }
 
     func closed() {
-        end()
+        reading = false
+        bodyPending = false
+        cancelTimer()
         if unanswered > 0 {
             limits.requestsEnded(unanswered)
             unanswered = 0
@@ -224,19 +249,23 @@ final class RequestPartWatcher: ChannelDuplexHandler, RemovableChannelHandler {
             }
             return
         case .body: break
-        case .end: deadline.end()
+        case .end: deadline.end(context)
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
-        case .head(var response) where deadline.quiescing:
+        case .head(var response) where deadline.quiescing || deadline.closeAfterResponse:
             response.headerFields[.connection] = "close"
             context.write(wrapOutboundOut(.head(response)), promise: promise)
         case .end:
-            deadline.responseEnded()
-            context.write(data, promise: promise)
+            if deadline.responseEnded() {
+                context.writeAndFlush(data, promise: promise)
+                context.close(promise: nil)
+            } else {
+                context.write(data, promise: promise)
+            }
         default:
             context.write(data, promise: promise)
         }

@@ -19,31 +19,50 @@ final class OutboxActivity: Sendable {
 /// Bounds a graceful shutdown by `server.shutdownTimeout`. It is the last service of the
 /// process's group, so the first to hear SIGTERM or SIGINT: it starts a timer outside Swift's
 /// task pool (which may be what is stuck) and returns, letting the rest shut down in turn. If
-/// the process is still there when the timer fires, it logs what was still running and exits 1.
+/// the process has not finished when the timer fires, or a second SIGTERM or SIGINT comes, it
+/// logs what was still running and exits 1.
 struct ShutdownWatch: Service {
     let host: GatehouseServer
 
     func run() async throws {
-        do {
-            try await gracefulShutdown()
-        } catch {
-            return  // cancelled: the group is ending anyway
-        }
+        // Cancelled instead (a service failed): the group is ending; bound that too.
+        try? await gracefulShutdown()
         let timeout = host.core.settings.server.shutdownTimeout
-        let started = ContinuousClock.now
-        host.shutdownStarted.withLock { $0 = started }
+        host.shutdown.withLock { $0.started = .now }
         host.logger.notice("shutting down: no new connections; finishing requests in flight (at most \(timeout) s)")
         let host = self.host
         DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(timeout)) {
-            host.logger.critical(
-                "shutdown did not finish within server.shutdownTimeout (\(timeout) s); still running: \(host.stillRunning()); exiting with status 1"
-            )
-            exit(1)
+            host.abortShutdown("shutdown did not finish within server.shutdownTimeout (\(timeout) s)")
+        }
+        // ServiceLifecycle ignores these signals once it has heard one: a second one aborts.
+        host.shutdown.withLock { state in
+            for signal in [SIGTERM, SIGINT] {
+                let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
+                source.setEventHandler { host.abortShutdown("a second SIGTERM or SIGINT during the shutdown") }
+                source.resume()
+                state.signalSources.append(source)
+            }
         }
     }
 }
 
+/// The shutdown's progress: when it began, whether it is over, and the signal sources that
+/// abort it.
+struct ShutdownState: ~Copyable {
+    var started: ContinuousClock.Instant?
+    var finished = false
+    var signalSources: [any DispatchSourceSignal] = []
+}
+
 extension GatehouseServer {
+    /// Ends the process with status 1, saying why and what was still running; nothing when the
+    /// shutdown has finished already.
+    func abortShutdown(_ reason: String) {
+        guard !shutdown.withLock({ $0.finished }) else { return }
+        logger.critical("\(reason); still running: \(stillRunning()); exiting with status 1")
+        _exit(1)
+    }
+
     /// What a shutdown is waiting for, in words.
     func stillRunning() -> String {
         var parts: [String] = []

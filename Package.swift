@@ -69,13 +69,6 @@ let package = Package(
             dependencies: [
                 "GatehouseCore",
                 "GatehouseStore",
-                "Curl",
-                "AuthRoutes",
-                "EcliPanelRoutes",
-                "StellarStackRoutes",
-                "ServerRoutes",
-                "Policies",
-                "Mailers",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -111,12 +104,22 @@ let package = Package(
             dependencies: ["GatehouseCore", "Curl", .product(name: "Logging", package: "swift-log")],
             path: "Plugins/Mailers"
         ),
+        // The modules that ship: the executable registers them (the core and host name none).
+        .target(
+            name: "StandardModules",
+            dependencies: [
+                "GatehouseCore", "AuthRoutes", "EcliPanelRoutes", "StellarStackRoutes", "ServerRoutes", "Policies",
+                "Mailers",
+            ],
+            path: "Plugins/StandardModules"
+        ),
 
         // MARK: Executable
         .executableTarget(
             name: "gatehouse",
             dependencies: [
                 "GatehouseHost",
+                "StandardModules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -149,7 +152,7 @@ let package = Package(
         .testTarget(
             name: "GatehouseHostTests",
             dependencies: [
-                "GatehouseHost", "Policies", "Mailers", "TestSupport",
+                "GatehouseHost", "StandardModules", "Policies", "Mailers", "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

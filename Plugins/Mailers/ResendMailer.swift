@@ -4,7 +4,8 @@ import GatehouseCore
 /// `mail.resend`: Resend's HTTP API (`POST {baseURL}/emails`), through libcurl.
 public struct ResendMailer: MailProvider {
     public static let id = "mail.resend"
-    public static let providerName = "resend"
+    /// StellarStack's variable.
+    public static let environmentAliases = [EnvironmentAlias("RESEND_API_KEY", for: "mail.resend.apiKey")]
 
     let settings: HTTPProviderSettings
 

@@ -5,7 +5,21 @@ import GatehouseCore
 /// `mail.smtp`: any SMTP server, through libcurl.
 public struct SMTPMailer: MailProvider {
     public static let id = "mail.smtp"
-    public static let providerName = "smtp"
+
+    /// StellarStack's variables. `SMTP_SECURE=true` means TLS from the start; `false`, STARTTLS.
+    public static let environmentAliases = [
+        EnvironmentAlias("SMTP_HOST", for: "mail.smtp.host"),
+        EnvironmentAlias("SMTP_PORT", for: "mail.smtp.port"),
+        EnvironmentAlias("SMTP_USER", for: "mail.smtp.user"),
+        EnvironmentAlias("SMTP_PASS", for: "mail.smtp.password"),
+        EnvironmentAlias("SMTP_SECURE", for: "mail.smtp.security") { value in
+            switch value.lowercased() {
+            case "true", "1", "yes": "tls"
+            case "false", "0", "no", "": "starttls"
+            default: value
+            }
+        },
+    ]
 
     public let host: String?
     public let port: Int

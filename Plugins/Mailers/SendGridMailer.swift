@@ -4,7 +4,8 @@ import GatehouseCore
 /// `mail.sendgrid`: SendGrid's v3 Mail Send API (`POST {baseURL}/v3/mail/send`), through libcurl.
 public struct SendGridMailer: MailProvider {
     public static let id = "mail.sendgrid"
-    public static let providerName = "sendgrid"
+    /// StellarStack's variable.
+    public static let environmentAliases = [EnvironmentAlias("SENDGRID_API_KEY", for: "mail.sendgrid.apiKey")]
 
     let settings: HTTPProviderSettings
 

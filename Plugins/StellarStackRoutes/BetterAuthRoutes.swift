@@ -110,7 +110,7 @@ extension StellarStackRoutes {
         let settings = core.settings
         return JSONReply(
             body,
-            cookies: SessionCookie.namesForBetterAuth(settings: settings).map {
+            cookies: sessionCookieNames(core: core).map {
                 SessionCookie.make(token: token, settings: settings, name: $0, persistent: persistent)
             }
         )
@@ -270,7 +270,7 @@ extension StellarStackRoutes {
                 let settings = core.settings
                 return JSONReply(
                     .success,
-                    cookies: SessionCookie.namesForBetterAuth(settings: settings).map {
+                    cookies: sessionCookieNames(core: core).map {
                         SessionCookie.clear(settings: settings, name: $0)
                     }
                 )

@@ -2,11 +2,47 @@ import GatehouseCore
 import Hummingbird
 
 /// `routes.stellarstack`: the StellarStack-style surface (CONTRACT §5): the account and admin
-/// user routes (AccountRoutes.swift) and the admin email routes.
-public struct StellarStackRoutes: RouteModule {
+/// user routes (AccountRoutes.swift), Better Auth's routes (BetterAuthRoutes.swift) and the
+/// admin email routes. While `sessions.betterAuthCookie` is on, Better Auth's session cookie
+/// authenticates requests to every surface, as the core's own cookie does.
+public struct StellarStackRoutes: RouteModule, CookieAuthenticator {
     public static let id = "routes.stellarstack"
+    /// StellarStack's names for the mail settings (its providers' own are theirs).
+    public static let environmentAliases = [
+        EnvironmentAlias("EMAIL_PROVIDER", for: "mail.provider"),
+        EnvironmentAlias("EMAIL_FROM", for: "mail.from"),
+    ]
 
-    public init(config: ConfigSection) throws {}
+    /// Also accept (and, from the Better Auth routes, set) `better-auth.session_token`.
+    public let betterAuthCookie: Bool
+
+    /// Better Auth's cookie names (`__Secure-` when cookies are Secure).
+    static let betterAuthCookieNames = ["better-auth.session_token", "__Secure-better-auth.session_token"]
+
+    public init(config: ConfigSection) throws {
+        betterAuthCookie = try config.section("sessions").bool("betterAuthCookie", default: true)
+    }
+
+    /// Better Auth signs its cookie as `token.signature`; our tokens contain no dot.
+    public func sessionToken(in request: Request, core: Core) -> String? {
+        guard betterAuthCookie else { return nil }
+        for name in Self.betterAuthCookieNames {
+            if let value = request.cookies[name]?.value,
+                let token = value.removingPercentEncoding?.split(separator: ".").first.map(String.init)
+            {
+                return token
+            }
+        }
+        return nil
+    }
+
+    /// The cookies a Better Auth sign-in sets and its sign-out clears: ours, and Better Auth's
+    /// while `sessions.betterAuthCookie` is on.
+    static func sessionCookieNames(core: Core) -> [String] {
+        guard core.module(StellarStackRoutes.self)?.betterAuthCookie ?? true else { return [SessionCookie.name] }
+        let secure = core.settings.server.secureCookies
+        return [SessionCookie.name, secure ? betterAuthCookieNames[1] : betterAuthCookieNames[0]]
+    }
 
     public static func mount(on router: RouterGroup<GatehouseContext>, core: Core) {
         mountAccount(on: router, core: core)

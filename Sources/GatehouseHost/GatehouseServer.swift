@@ -100,11 +100,7 @@ public final class GatehouseServer: Sendable {
     public func run() async throws {
         let modules = core.runtime.modules.map { type(of: $0).id }.joined(separator: ", ")
         logger.notice("modules: \(modules)")
-        if core.settings.mail.provider == .log {
-            logger.warning(
-                "mail.provider is log: mails (reset links and codes among them) are written to the log at info level, not sent; not for production"
-            )
-        }
+        if let warning = core.mail.provider.startWarning { logger.warning("\(warning)") }
         let app = application(services: [ReloadService(host: self)])
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -4,6 +4,7 @@ import GatehouseCore
 import GatehouseHost
 import GatehouseStore
 import Logging
+import StandardModules
 
 @main
 struct Gatehouse: AsyncParsableCommand {
@@ -26,13 +27,15 @@ struct ConfigOptions: ParsableArguments {
 
     var source: ConfigSource {
         let environment = ProcessInfo.processInfo.environment
+        let registry = ModuleRegistry(StandardModules.all)
         if let path = config ?? environment["GATEHOUSE_CONFIG"] {
-            return ConfigSource(filePath: path, environment: environment)
+            return ConfigSource(filePath: path, environment: environment, registry: registry)
         }
         let fallback = "etc/gatehouse.yaml"
         return ConfigSource(
             filePath: FileManager.default.fileExists(atPath: fallback) ? fallback : nil,
-            environment: environment
+            environment: environment,
+            registry: registry
         )
     }
 
@@ -201,7 +204,7 @@ struct SendTestMail: AsyncParsableCommand {
         let host = await options.boot(logLevel: "notice")
         do {
             let messageId = try await host.core.mail.sendTest(to: to)
-            print("sent through \(runtime.settings.mail.provider.rawValue): messageId \(messageId)")
+            print("sent through \(runtime.settings.mail.provider): messageId \(messageId)")
         } catch {
             Terminal.fail("the test mail was not sent: \(error)")
         }

@@ -15,7 +15,9 @@ func load(_ yaml: String?, environment: [String: String] = [:]) async throws -> 
         try yaml.write(to: file, atomically: true, encoding: .utf8)
         path = file.path
     }
-    return try await ConfigLoader.load(ConfigSource(filePath: path, environment: environment))
+    return try await ConfigLoader.load(
+        ConfigSource(filePath: path, environment: environment, registry: standardModules)
+    )
 }
 
 /// The refused keys' paths, or [] when the config loaded.
@@ -33,7 +35,9 @@ func refusedPaths(_ yaml: String?, environment: [String: String] = [:]) async ->
 @Suite struct ConfigTests {
     @Test func theShippedConfigLoadsWithTheContractDefaults() async throws {
         let shipped = Paths.root.appendingPathComponent("etc/gatehouse.yaml").path
-        let fromFile = try await ConfigLoader.load(ConfigSource(filePath: shipped, environment: [:]))
+        let fromFile = try await ConfigLoader.load(
+            ConfigSource(filePath: shipped, environment: [:], registry: standardModules)
+        )
         let builtIn = try await load(nil)
         // The file documents the defaults: loading it changes nothing.
         #expect(fromFile.settings == builtIn.settings)
@@ -46,9 +50,9 @@ func refusedPaths(_ yaml: String?, environment: [String: String] = [:]) async ->
         #expect(s.adultAges.adultAge(country: "CA") == 19 && s.adultAges.adultAge(country: "TW") == 20)
         #expect(s.adultAges.adultAge(country: "OM") == 21 && s.adultAges.adultAge(country: "DE") == 18)
         #expect(s.plans[.free]?.servers == 1)
-        #expect(fromFile.modules.map { type(of: $0).id } == Registry.defaultModules)
+        #expect(fromFile.modules.map { type(of: $0).id } == standardModules.defaultModules)
         #expect(
-            Registry.defaultModules == [
+            standardModules.defaultModules == [
                 "routes.auth", "routes.eclipanel", "routes.stellarstack", "routes.servers", "policy.flags",
                 "policy.geoblock",
                 "policy.password", "policy.age", "policy.ratelimit",
@@ -88,7 +92,7 @@ func refusedPaths(_ yaml: String?, environment: [String: String] = [:]) async ->
                 "RESEND_API_KEY": "re_x", "GATEHOUSE_MAIL_SMTP_PORT": "2465",
             ]
         )
-        #expect(runtime.settings.mail.provider == .smtp)
+        #expect(runtime.settings.mail.provider == "smtp")
         #expect(runtime.settings.mail.from == MailAddress(name: "Panel", address: "panel@example.com"))
         let smtp = try #require(runtime.mailer as? SMTPMailer)
         #expect(smtp.host == "mail.example.com")
@@ -154,7 +158,9 @@ func refusedPaths(_ yaml: String?, environment: [String: String] = [:]) async ->
     @Test func brokenYAMLAndMissingFilesAreRefused() async throws {
         #expect(await refusedPaths("server: [\n").count == 1)
         do {
-            _ = try await ConfigLoader.load(ConfigSource(filePath: "/nonexistent/gatehouse.yaml", environment: [:]))
+            _ = try await ConfigLoader.load(
+                ConfigSource(filePath: "/nonexistent/gatehouse.yaml", environment: [:], registry: standardModules)
+            )
             Issue.record("a missing file loaded")
         } catch let refused as ConfigRefused {
             #expect(refused.description.contains("/nonexistent/gatehouse.yaml"))

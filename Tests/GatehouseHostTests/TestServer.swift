@@ -3,12 +3,17 @@ import GatehouseCore
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import StandardModules
 import TestSupport
 
 @testable import GatehouseHost
 
+/// The modules that ship, as the executable registers them.
+let standardModules = ModuleRegistry(StandardModules.all)
+
 /// The real server, in this process, on a loopback port, over a real SQLite file in a fresh
-/// folder. `yaml` is the config file's text; `environment` overrides it.
+/// folder. `yaml` is the config file's text; `environment` overrides it; `modules` are those it
+/// may load (a test may add its own).
 final class TestServer: Sendable {
     let host: GatehouseServer
     let client: TestClient
@@ -20,7 +25,9 @@ final class TestServer: Sendable {
 
     static let password = "S3cret!pass"
 
-    init(yaml: String = "", environment: [String: String] = [:]) async throws {
+    init(yaml: String = "", environment: [String: String] = [:], modules: ModuleRegistry = standardModules)
+        async throws
+    {
         directory = try Paths.temporaryDirectory("server")
         configPath = directory.appendingPathComponent("gatehouse.yaml").path
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -34,7 +41,10 @@ final class TestServer: Sendable {
         env.merge(environment) { $1 }
         var logger = Logger(label: "gatehouse-test")
         logger.logLevel = .warning
-        host = try await GatehouseServer.boot(ConfigSource(filePath: configPath, environment: env), logger: logger)
+        host = try await GatehouseServer.boot(
+            ConfigSource(filePath: configPath, environment: env, registry: modules),
+            logger: logger
+        )
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = host.application(onListening: { port in continuation.yield(port) })
         let group = ServiceGroup(services: [app], logger: logger)

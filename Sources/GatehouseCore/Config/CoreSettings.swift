@@ -110,11 +110,10 @@ public struct CoreSettings: Sendable, Equatable {
         }
 
         let sessions = root.section("sessions")
-        var sessionSettings = SessionSettings(
+        let sessionSettings = SessionSettings(
             lifetime: TimeInterval(try sessions.int("lifetime", default: 7 * 24 * 3600, in: 60...(365 * 24 * 3600))),
             maxPerUser: try sessions.int("maxPerUser", default: 20, in: 1...1000)
         )
-        sessionSettings.betterAuthCookie = try sessions.bool("betterAuthCookie", default: true)
 
         let hashing = root.section("passwordHashing")
         let argon2 = Argon2Parameters(

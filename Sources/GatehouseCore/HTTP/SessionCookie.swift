@@ -4,15 +4,6 @@ import Hummingbird
 /// The session cookie (CONTRACT §1): HttpOnly, SameSite=Lax, Secure when `server.secureCookies`.
 public enum SessionCookie {
     public static let name = "gatehouse_session"
-    /// Better Auth's cookie names (`__Secure-` when cookies are Secure).
-    public static let betterAuthNames = ["better-auth.session_token", "__Secure-better-auth.session_token"]
-
-    /// The cookies a Better Auth sign-in sets and its sign-out clears: ours, and Better Auth's
-    /// while `sessions.betterAuthCookie` is on.
-    public static func namesForBetterAuth(settings: CoreSettings) -> [String] {
-        guard settings.sessions.betterAuthCookie else { return [name] }
-        return [name, settings.server.secureCookies ? betterAuthNames[1] : betterAuthNames[0]]
-    }
 
     /// The cookie for a new session. `persistent: false` makes a browser-session cookie (no
     /// Max-Age), for Better Auth's `rememberMe: false`.

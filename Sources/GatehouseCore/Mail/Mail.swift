@@ -84,15 +84,21 @@ public struct MailError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// A mail provider module (`mail.*`): sends one message, returns the provider's message id.
-/// `mail.provider` in the config chooses the one in use.
+/// A mail provider module (`mail.NAME`): sends one message, returns the provider's message id.
+/// `mail.provider: NAME` in the config chooses the one in use.
 public protocol MailProvider: GatehouseModule {
-    /// The name in `mail.provider` (`smtp`, `resend`, `sendgrid`, `log`).
-    static var providerName: String { get }
+    /// Said in the log at start while this provider is in use (e.g. that it sends nothing).
+    var startWarning: String? { get }
     /// True when the settings it needs are present.
     var isConfigured: Bool { get }
     /// Settings worth showing an admin (host, port, base URL, ...), never secrets.
     var details: JSONValue { get }
     /// Throws `MailError`.
     func send(_ message: MailMessage, from: MailAddress) async throws -> String
+}
+
+extension MailProvider {
+    /// The name `mail.provider` gives it: its id without `mail.`.
+    public static var providerName: String { String(id.dropFirst("mail.".count)) }
+    public var startWarning: String? { nil }
 }

@@ -2,9 +2,6 @@ import Foundation
 
 /// The `mail` section the core reads; each provider reads its own `mail.<provider>` section.
 public struct MailSettings: Sendable, Equatable {
-    public enum Provider: String, Sendable, CaseIterable {
-        case smtp, resend, sendgrid, log
-    }
 
     public struct Outbox: Sendable, Equatable {
         /// Delivery attempts before a mail is marked failed.
@@ -16,7 +13,9 @@ public struct MailSettings: Sendable, Equatable {
         public var concurrency: Int
     }
 
-    public var provider: Provider
+    /// The provider module in use, by name: `mail.provider: NAME` picks module `mail.NAME`
+    /// (the host checks that one is registered).
+    public var provider: String
     public var from: MailAddress
     /// The name mails speak of (`{{productName}}` in templates).
     public var productName: String
@@ -41,7 +40,7 @@ public struct MailSettings: Sendable, Equatable {
         }
         let outbox = mail.section("outbox")
         return MailSettings(
-            provider: try mail.choice("provider", default: Provider.log),
+            provider: try mail.string("provider", default: "log"),
             from: from,
             productName: try mail.string("productName", default: "Gatehouse"),
             panelURL: try Self.readURL(mail, "panelURL", default: "http://localhost:3000"),

@@ -16,11 +16,30 @@ public enum ModuleKind: String, Sendable {
 public protocol GatehouseModule: Sendable {
     /// Namespaced id: `routes.*`, `policy.*` or `mail.*`.
     static var id: String { get }
+    /// Other names for this module's keys in the environment (another product's variables
+    /// that operators already set), read below the `GATEHOUSE_` names. Default: none.
+    static var environmentAliases: [EnvironmentAlias] { get }
     /// Reads this module's settings from the root of the config and validates them.
     init(config: ConfigSection) throws
 }
 
+/// An environment variable that stands for a config key: `SMTP_HOST` for `mail.smtp.host`.
+public struct EnvironmentAlias: Sendable {
+    public var name: String
+    public var key: String
+    /// Turns the variable's value into the key's (nil: taken as it is).
+    public var value: (@Sendable (String) -> String)?
+
+    public init(_ name: String, for key: String, value: (@Sendable (String) -> String)? = nil) {
+        self.name = name
+        self.key = key
+        self.value = value
+    }
+}
+
 extension GatehouseModule {
+    public static var environmentAliases: [EnvironmentAlias] { [] }
+
     public static var kind: ModuleKind? {
         id.split(separator: ".").first.flatMap { ModuleKind(rawValue: String($0)) }
     }
@@ -33,6 +52,15 @@ extension GatehouseModule {
 /// services: a route module translates HTTP to service calls and back, and holds no rule.
 public protocol RouteModule: GatehouseModule {
     static func mount(on router: RouterGroup<GatehouseContext>, core: Core)
+}
+
+/// A module that defines a cookie of its own that carries a session token (a client library's
+/// cookie, say). The authentication middleware reads the core's cookie, `Authorization: Bearer`
+/// and `X-API-Key` itself, and asks each loaded `CookieAuthenticator` after its own cookie;
+/// a request so authenticated gets the same cross-site checks as one with the core's cookie.
+public protocol CookieAuthenticator: GatehouseModule {
+    /// The session token in this module's cookie, if the request has one.
+    func sessionToken(in request: Request, core: Core) -> String?
 }
 
 /// The points at which the core asks the policy chain.

@@ -8,8 +8,6 @@ public struct SessionSettings: Sendable, Equatable {
     public var maxPerUser: Int
     /// Last-use writes are coalesced: a session is touched at most this often.
     public var touchInterval: TimeInterval
-    /// Also accept (and, from the Better Auth routes, set) `better-auth.session_token`.
-    public var betterAuthCookie: Bool = true
 
     public static let `default` = SessionSettings(lifetime: 7 * 24 * 3600, maxPerUser: 20, touchInterval: 60)
 

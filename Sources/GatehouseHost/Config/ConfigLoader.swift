@@ -4,15 +4,22 @@ import GatehouseCore
 import SystemPackage
 import Yams
 
-/// Where a config comes from: an optional YAML file, and the environment over it.
+/// Where a config comes from: an optional YAML file, and the environment over it; and the
+/// modules it may name.
 public struct ConfigSource: Sendable {
     /// The YAML file; nil runs on the embedded defaults (and the environment).
     public var filePath: String?
     public var environment: [String: String]
+    public var registry: ModuleRegistry
 
-    public init(filePath: String?, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(
+        filePath: String?,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        registry: ModuleRegistry
+    ) {
         self.filePath = filePath
         self.environment = environment
+        self.registry = registry
     }
 }
 
@@ -28,6 +35,7 @@ public enum ConfigLoader {
     static let reservedVariables: Set<String> = ["GATEHOUSE_CONFIG", "GATEHOUSE_PASSWORD"]
 
     public static func load(_ source: ConfigSource) async throws -> Runtime {
+        let registry = source.registry
         let secrets = SecretsSpecifier<String, String>.dynamic { name, _ in
             name.hasSuffix("_PASSWORD") || name.hasSuffix("_KEY")
         }
@@ -36,9 +44,9 @@ public enum ConfigLoader {
                 environmentVariables: source.environment.filter { $0.key.hasPrefix("GATEHOUSE_") },
                 secretsSpecifier: secrets
             ).prefixKeys(with: "gatehouse"),
-            // StellarStack's names (EMAIL_PROVIDER, SMTP_HOST, ...), below ours.
+            // The modules' aliases (another product's names for their keys), below ours.
             EnvironmentVariablesProvider(
-                environmentVariables: stellarStackVariables(source.environment),
+                environmentVariables: aliasedVariables(source.environment, registry: registry),
                 secretsSpecifier: secrets
             ).prefixKeys(with: "gatehouse"),
         ]
@@ -71,14 +79,14 @@ public enum ConfigLoader {
 
         var settings: CoreSettings?
         do {
-            settings = try CoreSettings.read(root, defaultModules: Registry.defaultModules)
+            settings = try CoreSettings.read(root, defaultModules: registry.defaultModules)
         } catch {
             record(error)
         }
         // Every module reads (and so validates) its section, loaded or not, so that a section of
         // a module that is switched off is still checked and still counts as known.
         var instances: [String: any GatehouseModule] = [:]
-        for type in Registry.all {
+        for type in registry.all {
             do {
                 instances[type.id] = try makeModule(type, root)
             } catch {
@@ -87,14 +95,14 @@ public enum ConfigLoader {
         }
         var modules: [any GatehouseModule] = []
         for id in settings?.modules ?? [] {
-            if let type = Registry.type(id: id), type.kind == .mail {
+            if let type = registry.type(id: id), type.kind == .mail {
                 issues.append(
                     ConfigIssue(path: "modules", message: "\"\(id)\" is a mail provider: choose it with mail.provider")
                 )
             } else if let instance = instances[id] {
                 modules.append(instance)
-            } else if Registry.type(id: id) == nil {
-                let known = Registry.all.map { $0.id }.joined(separator: ", ")
+            } else if registry.type(id: id) == nil {
+                let known = registry.all.map { $0.id }.joined(separator: ", ")
                 issues.append(ConfigIssue(path: "modules", message: "unknown module \"\(id)\" (known: \(known))"))
             }
         }
@@ -113,40 +121,28 @@ public enum ConfigLoader {
             issues.append(ConfigIssue(path: name, message: "unknown environment variable"))
         }
 
-        guard let mailer = instances["mail.\(settings.mail.provider.rawValue)"] as? any MailProvider else {
+        guard let mailer = instances["mail.\(settings.mail.provider)"] as? any MailProvider else {
+            let known = registry.mailProviders.joined(separator: ", ")
             throw ConfigRefused(
-                issues: issues + [ConfigIssue(path: "mail.provider", message: "no such provider module")]
+                issues: issues + [
+                    ConfigIssue(
+                        path: "mail.provider",
+                        message: "must be one of \(known), got \"\(settings.mail.provider)\""
+                    )
+                ]
             )
         }
         guard issues.isEmpty else { throw ConfigRefused(issues: issues) }
         return Runtime(settings: settings, modules: modules, mailer: mailer)
     }
 
-    /// StellarStack's mail variables, renamed to the `GATEHOUSE_` names they stand for.
-    /// `SMTP_SECURE=true` means TLS from the start; `false`, STARTTLS.
-    static func stellarStackVariables(_ environment: [String: String]) -> [String: String] {
-        let names = [
-            "EMAIL_PROVIDER": "GATEHOUSE_MAIL_PROVIDER",
-            "EMAIL_FROM": "GATEHOUSE_MAIL_FROM",
-            "RESEND_API_KEY": "GATEHOUSE_MAIL_RESEND_API_KEY",
-            "SENDGRID_API_KEY": "GATEHOUSE_MAIL_SENDGRID_API_KEY",
-            "SMTP_HOST": "GATEHOUSE_MAIL_SMTP_HOST",
-            "SMTP_PORT": "GATEHOUSE_MAIL_SMTP_PORT",
-            "SMTP_SECURE": "GATEHOUSE_MAIL_SMTP_SECURITY",
-            "SMTP_USER": "GATEHOUSE_MAIL_SMTP_USER",
-            "SMTP_PASS": "GATEHOUSE_MAIL_SMTP_PASSWORD",
-        ]
+    /// The registered modules' environment aliases that are set, renamed to the `GATEHOUSE_`
+    /// names of the keys they stand for.
+    static func aliasedVariables(_ environment: [String: String], registry: ModuleRegistry) -> [String: String] {
         var renamed: [String: String] = [:]
-        for (theirs, ours) in names {
-            guard var value = environment[theirs] else { continue }
-            if theirs == "SMTP_SECURE" {
-                switch value.lowercased() {
-                case "true", "1", "yes": value = "tls"
-                case "false", "0", "no", "": value = "starttls"
-                default: break
-                }
-            }
-            renamed[ours] = value
+        for alias in registry.all.flatMap({ $0.environmentAliases }) {
+            guard let value = environment[alias.name] else { continue }
+            renamed[environmentName(forKey: alias.key)] = alias.value.map { $0(value) } ?? value
         }
         return renamed
     }

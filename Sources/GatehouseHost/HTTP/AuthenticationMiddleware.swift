@@ -25,21 +25,16 @@ struct AuthenticationMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// The session of our cookie, else of Better Auth's.
+    /// The session of our cookie, else of a cookie a loaded module defines.
     func cookiePrincipal(for request: Request) async throws -> Principal? {
         let sessions = core.sessions
-        if let token = request.cookies[SessionCookie.name]?.value, !token.isEmpty,
-            let (session, user) = try await sessions.resolve(token: token)
-        {
-            return Principal(user: user, credential: .session(id: session.id))
+        var tokens: [String] = []
+        if let token = request.cookies[SessionCookie.name]?.value, !token.isEmpty { tokens.append(token) }
+        for case let authenticator as any CookieAuthenticator in core.runtime.modules {
+            if let token = authenticator.sessionToken(in: request, core: core) { tokens.append(token) }
         }
-        if core.settings.sessions.betterAuthCookie {
-            for name in SessionCookie.betterAuthNames {
-                // Better Auth signs its cookie as `token.signature`; our tokens contain no dot.
-                guard let value = request.cookies[name]?.value,
-                    let token = value.removingPercentEncoding?.split(separator: ".").first.map(String.init),
-                    let (session, user) = try await sessions.resolve(token: token)
-                else { continue }
+        for token in tokens {
+            if let (session, user) = try await sessions.resolve(token: token) {
                 return Principal(user: user, credential: .session(id: session.id))
             }
         }

@@ -6,9 +6,10 @@ import Policies
 import ServerRoutes
 import StellarStackRoutes
 
-/// Every module that exists. The config's `modules:` list says which of them load, in order.
-/// Adding a module: one new file or folder under `Plugins/`, and one line here.
-public enum Registry {
+/// The modules that ship with Gatehouse. The executable hands this list to the host, which
+/// knows no module by name; the config's `modules:` says which of them load, in order.
+/// Adding a module: a folder under `Plugins/` (or a file in one), and one line here.
+public enum StandardModules {
     public static let all: [any GatehouseModule.Type] = [
         AuthRoutes.self,
         EcliPanelRoutes.self,
@@ -24,13 +25,4 @@ public enum Registry {
         ResendMailer.self,
         SendGridMailer.self,
     ]
-
-    /// Loaded when the config names none: every route and policy module.
-    public static var defaultModules: [String] {
-        all.filter { $0.kind == .routes || $0.kind == .policy }.map { $0.id }
-    }
-
-    public static func type(id: String) -> (any GatehouseModule.Type)? {
-        all.first { $0.id == id }
-    }
 }

@@ -76,7 +76,7 @@ public struct AuthRoutes: RouteModule {
 
         auth.post("verify-email/resend") { _, context in
             let principal = try context.requirePrincipal()
-            try await core.accounts.resendVerification(for: principal.user, clientIP: context.clientIP)
+            try await core.accounts.sendNewVerification(for: principal.user, clientIP: context.clientIP)
             return JSONReply(.success)
         }
 

@@ -44,16 +44,24 @@ public struct PasswordPolicy: PolicyModule {
 
     public func decide(_ input: PolicyInput, core: Core) async -> PolicyDecision {
         guard input.point == .passwordSet, let password = input.password else { return .allow }
-        let problems = self.problems(password, email: input.email)
-        return problems.isEmpty
-            ? .allow : .deny(.validation(problems.map { FieldIssue(field: "password", message: $0) }))
+        let issues = self.issues(password, email: input.email)
+        return issues.isEmpty ? .allow : .deny(.validation(issues))
     }
 
     /// Every rule `password` breaks, in a fixed order.
-    public func problems(_ password: String, email: String?) -> [String] {
+    public func issues(_ password: String, email: String?) -> [FieldIssue] {
+        var issues: [FieldIssue] = []
         var problems: [String] = []
-        if password.count < minLength { problems.append("must be at least \(minLength) characters") }
-        if password.count > maxLength { problems.append("must be at most \(maxLength) characters") }
+        if password.count < minLength {
+            issues.append(
+                FieldIssue(field: "password", message: "must be at least \(minLength) characters", code: .tooShort)
+            )
+        }
+        if password.count > maxLength {
+            issues.append(
+                FieldIssue(field: "password", message: "must be at most \(maxLength) characters", code: .tooLong)
+            )
+        }
         if requireUppercase && !password.contains(where: \.isUppercase) {
             problems.append("must contain an uppercase letter")
         }
@@ -77,6 +85,6 @@ public struct PasswordPolicy: PolicyModule {
                 problems.append("appears in a list of breached passwords; choose another")
             }
         }
-        return problems
+        return issues + problems.map { FieldIssue(field: "password", message: $0, code: .invalid) }
     }
 }

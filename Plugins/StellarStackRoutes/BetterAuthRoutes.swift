@@ -58,30 +58,31 @@ extension StellarStackRoutes {
         }
     }
 
-    /// Our error, in Better Auth's shape and with its codes where it has one.
+    /// Our error, in Better Auth's shape and with its codes where it has one (chosen by our
+    /// error and issue codes, never by a message's wording).
     static func betterAuthError(_ error: GatehouseError) -> GatehouseError {
         var status = error.status
         let code: String
         var message = error.message
-        switch (error.status.code, error.message) {
-        case (401, Accounts.invalidCredentials.message):
+        switch error.code {
+        case .invalidCredentials:
             code = "INVALID_EMAIL_OR_PASSWORD"
-        case (409, Accounts.emailTaken.message):
+        case .emailTaken:
             (status, code, message) = (
                 .unprocessableContent, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
                 "User already exists. Use another email."
             )
-        case (403, GatehouseError.suspended.message):
+        case .accountSuspended:
             code = "ACCOUNT_SUSPENDED"
-        case (429, _):
+        case .rateLimited:
             code = "TOO_MANY_REQUESTS"
-        case (400, "Validation failed"):
+        case .validationFailed:
             let details = error.details ?? []
             if details.contains(where: { $0.field == "email" }) {
                 (code, message) = ("INVALID_EMAIL", "Invalid email")
-            } else if details.contains(where: { $0.field == "password" && $0.message.contains("at least") }) {
+            } else if details.contains(where: { $0.field == "password" && $0.code == .tooShort }) {
                 (code, message) = ("PASSWORD_TOO_SHORT", "Password too short")
-            } else if details.contains(where: { $0.field == "password" && $0.message.contains("at most") }) {
+            } else if details.contains(where: { $0.field == "password" && $0.code == .tooLong }) {
                 (code, message) = ("PASSWORD_TOO_LONG", "Password too long")
             } else {
                 code = "VALIDATION_ERROR"
@@ -90,7 +91,7 @@ extension StellarStackRoutes {
         default:
             code = error.status.reasonPhrase.uppercased().replacingOccurrences(of: " ", with: "_")
         }
-        var translated = GatehouseError(status, message, headers: error.headers)
+        var translated = GatehouseError(status, message, code: error.code, headers: error.headers)
         translated.replacementBody = .object([("code", .string(code)), ("message", .string(message))])
         return translated
     }

@@ -8,7 +8,7 @@ public enum Role: String, Sendable, Codable, CaseIterable {
 
     /// admin or rootAdmin.
     public var isAdmin: Bool { self == .admin || self == .rootAdmin }
-    /// May read any user on the EcliPanel surface.
+    /// May read any user (`GET /api/users/:id`, CONTRACT §4).
     public var canReadUsers: Bool { self != .user }
 
     /// The one hierarchy of writes to another account (user < staff < admin < rootAdmin): an

@@ -133,7 +133,7 @@ extension GatehouseError {
     }
 }
 
-/// The client's address and headers, for the policies that look at them (geoblock).
+/// The client's address and headers, for the policies that look at them (a country rule).
 public struct RequestOrigin: Sendable {
     public var clientIP: String?
     public var headers: HTTPFields

@@ -59,9 +59,10 @@ public struct MailError: Error, Sendable, Equatable, CustomStringConvertible {
         case tls
         /// The provider refused our credentials.
         case authentication
-        /// The provider refused the message for good (SMTP 5xx, HTTP 4xx).
+        /// The provider refused the message for good (a permanent refusal: a 5xx reply of a mail
+        /// server, a 4xx of an HTTP API).
         case rejected
-        /// The provider is busy or failing for now (SMTP 4xx, HTTP 429 or 5xx).
+        /// The provider is busy or failing for now (a mail server's 4xx, an HTTP 429 or 5xx).
         case unavailable
     }
 

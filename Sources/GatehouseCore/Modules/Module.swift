@@ -1,7 +1,7 @@
 import HTTPTypes
 import Hummingbird
 
-/// What a module is: its id's first component (`routes.eclipanel` is a route module).
+/// What a module is: its id's first component (`routes.example` is a route module).
 public enum ModuleKind: String, Sendable {
     case routes
     case policy
@@ -23,7 +23,7 @@ public protocol GatehouseModule: Sendable {
     init(config: ConfigSection) throws
 }
 
-/// An environment variable that stands for a config key: `SMTP_HOST` for `mail.smtp.host`.
+/// An environment variable that stands for a config key: `MAILER_HOST` for `mail.example.host`.
 public struct EnvironmentAlias: Sendable {
     public var name: String
     public var key: String

@@ -45,7 +45,7 @@ extension Accounts {
         }
     }
 
-    /// An account made by an admin (StellarStack's rules: a name, a password of 8 or more, then
+    /// An account made by an admin (CONTRACT §5's rules: a name, a password of 8 or more, then
     /// `create`'s): verified from the start. `name` is the display name; first and last name are
     /// taken from it.
     public func createByAdmin(name: String, email: String, password: String, role: Role, by actor: Principal)
@@ -56,11 +56,13 @@ extension Accounts {
         var issues: [FieldIssue] = []
         if let issue = Validate.name(name, field: "name") { issues.append(issue) }
         if !Validate.isEmail(email) {
-            issues.append(FieldIssue(field: "email", message: "must be a valid email address"))
+            issues.append(FieldIssue(field: "email", message: "must be a valid email address", code: .invalid))
         }
-        if password.count < 8 { issues.append(FieldIssue(field: "password", message: "must be at least 8 characters")) }
+        if password.count < 8 {
+            issues.append(FieldIssue(field: "password", message: "must be at least 8 characters", code: .tooShort))
+        }
         if password.utf8.count > 1024 {
-            issues.append(FieldIssue(field: "password", message: "must be at most 1024 bytes"))
+            issues.append(FieldIssue(field: "password", message: "must be at most 1024 bytes", code: .tooLong))
         }
         guard issues.isEmpty else { throw GatehouseError.validation(issues) }
         if role.isAdmin && actor.user.role != .rootAdmin {

@@ -33,8 +33,12 @@ public struct NewUser: Sendable {
 public struct Accounts: Sendable {
     let core: Core
 
-    public static let invalidCredentials = GatehouseError(.unauthorized, "Invalid email or password")
-    public static let emailTaken = GatehouseError(.conflict, "Email already registered")
+    public static let invalidCredentials = GatehouseError(
+        .unauthorized,
+        "Invalid email or password",
+        code: .invalidCredentials
+    )
+    public static let emailTaken = GatehouseError(.conflict, "Email already registered", code: .emailTaken)
 
     /// Validates and stores a new account; the password goes through the password-set policies.
     /// `actorId`: the admin who made it, for the audit event (nil for the CLI).
@@ -42,13 +46,13 @@ public struct Accounts: Sendable {
         let email = Validate.normalizedEmail(new.email)
         var issues: [FieldIssue] = []
         if !Validate.isEmail(email) {
-            issues.append(FieldIssue(field: "email", message: "must be a valid email address"))
+            issues.append(FieldIssue(field: "email", message: "must be a valid email address", code: .invalid))
         }
         if let issue = Validate.name(new.firstName, field: "firstName") { issues.append(issue) }
         if let issue = Validate.lastName(new.lastName, displayName: new.displayName) { issues.append(issue) }
         if new.password.isEmpty { issues.append(FieldIssue(field: "password", message: "must not be empty")) }
         if new.password.utf8.count > 1024 {
-            issues.append(FieldIssue(field: "password", message: "must be at most 1024 bytes"))
+            issues.append(FieldIssue(field: "password", message: "must be at most 1024 bytes", code: .tooLong))
         }
         guard issues.isEmpty else { throw GatehouseError.validation(issues) }
         try await checkNewPassword(new.password, email: email, clientIP: clientIP)

@@ -71,7 +71,7 @@ extension Accounts {
     /// §4: who may change whom, which fields need an admin, the current password for email and
     /// password, the role rules, the settings whitelist. `confirmedByAdmin`: an admin's change to
     /// someone else's email or password on a surface that does not ask for the admin's own
-    /// password (StellarStack's admin PATCH); the EcliPanel surface always asks.
+    /// password (a surface's admin edit that CONTRACT §5 defines so); others always ask.
     public func update(
         _ targetId: String,
         by actor: Principal,
@@ -171,7 +171,7 @@ extension Accounts {
             if Validate.isEmail(normalized) {
                 email = normalized
             } else {
-                issues.append(FieldIssue(field: "email", message: "must be a valid email address"))
+                issues.append(FieldIssue(field: "email", message: "must be a valid email address", code: .invalid))
             }
         }
         if let password = changes.password, password.isEmpty {
@@ -222,7 +222,7 @@ extension Accounts {
             }
         }
         if let email, email != user.email {
-            // The new address gets a verification mail: the same throttle as a resend.
+            // The new address gets a verification mail: the same throttle as asking for another.
             try await core.checkPolicies(
                 PolicyInput(point: .verificationMail, clientIP: AuditEvent.clientIP, email: email)
             )

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What a visitor sends to open an account (EcliPanel's register body).
+/// What a visitor sends to open an account (CONTRACT §4's register body).
 public struct Registration: Sendable {
     public var email: String
     public var password: String
@@ -13,7 +13,7 @@ public struct Registration: Sendable {
     public var billingCity: String?
     public var billingState: String?
     public var billingZip: String?
-    /// A picture URL (StellarStack's `image`).
+    /// A picture URL (an `image`, on surfaces that take one at sign-up).
     public var avatarUrl: String?
 
     public init(
@@ -64,7 +64,9 @@ extension Validate {
     /// An optional free-text field of at most `max` characters, or the issue.
     public static func optionalText(_ value: String?, field: String, max: Int) -> FieldIssue? {
         guard let value else { return nil }
-        if value.count > max { return FieldIssue(field: field, message: "must be at most \(max) characters") }
+        if value.count > max {
+            return FieldIssue(field: field, message: "must be at most \(max) characters", code: .tooLong)
+        }
         if value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) && $0 != "\n" }) {
             return FieldIssue(field: field, message: "must not contain control characters")
         }
@@ -83,7 +85,7 @@ extension Accounts {
         let country = form.billingCountry?.trimmingCharacters(in: .whitespaces).uppercased()
         var issues: [FieldIssue] = []
         if !Validate.isEmail(email) {
-            issues.append(FieldIssue(field: "email", message: "must be a valid email address"))
+            issues.append(FieldIssue(field: "email", message: "must be a valid email address", code: .invalid))
         }
         if let issue = Validate.name(form.firstName, field: "firstName") { issues.append(issue) }
         if let issue = Validate.lastName(form.lastName, displayName: form.displayName) { issues.append(issue) }
@@ -185,7 +187,7 @@ extension Accounts {
 
     /// Sends a new code and link (the old ones stop working); 429 with `Retry-After` past
     /// `policies.rateLimit.verificationMail`.
-    public func resendVerification(for user: User, clientIP: String? = nil) async throws {
+    public func sendNewVerification(for user: User, clientIP: String? = nil) async throws {
         guard !user.emailVerified else { throw Self.alreadyVerified }
         try await core.checkPolicies(PolicyInput(point: .verificationMail, clientIP: clientIP, email: user.email))
         let (verification, mail) = try verificationMail(for: user)

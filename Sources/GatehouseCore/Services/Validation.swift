@@ -37,7 +37,7 @@ public enum Validate {
     public static func boundedEmail(_ email: String) throws -> String {
         let email = normalizedEmail(email)
         guard email.utf8.count <= maxEmailBytes else {
-            throw GatehouseError.validation(field: "email", "must be at most \(maxEmailBytes) bytes")
+            throw GatehouseError.validation(field: "email", "must be at most \(maxEmailBytes) bytes", code: .tooLong)
         }
         return email
     }
@@ -78,7 +78,7 @@ public enum Validate {
     }
 
     /// A last name, or the issue. It may be empty when a display name stands for the whole name
-    /// (StellarStack's single `name`).
+    /// (a surface that asks for one `name`).
     public static func lastName(_ value: String, displayName: String?) -> FieldIssue? {
         if value.isEmpty && displayName != nil { return nil }
         return name(value, field: "lastName")
@@ -94,7 +94,9 @@ public enum Validate {
     public static func name(_ value: String, field: String, max: Int = 100) -> FieldIssue? {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.isEmpty { return FieldIssue(field: field, message: "must not be empty") }
-        if trimmed.count > max { return FieldIssue(field: field, message: "must be at most \(max) characters") }
+        if trimmed.count > max {
+            return FieldIssue(field: field, message: "must be at most \(max) characters", code: .tooLong)
+        }
         if trimmed.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) {
             return FieldIssue(field: field, message: "must not contain control characters")
         }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The full profile of a user, as the EcliPanel surface and the login reply show it
+/// The full profile of a user, as the profile routes and the login reply show it
 /// (CONTRACT §4). Never carries the password hash, sessions or secrets.
 public enum ProfileView {
     public static func json(_ user: User, settings: CoreSettings, now: Date = Date()) -> JSONValue {

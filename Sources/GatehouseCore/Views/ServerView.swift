@@ -1,6 +1,6 @@
-/// A server as both surfaces show it: `{id, name, status, node: {displayName}, createdAt}`,
-/// with `ownerId` on the admin routes, and without `createdAt` where StellarStack embeds
-/// servers in a user (`brief`).
+/// A server as the route modules show it (CONTRACT §5, §6): `{id, name, status, node:
+/// {displayName}, createdAt}`, with `ownerId` on the admin routes, and without `createdAt` where
+/// servers are embedded in a user (`brief`).
 public enum ServerView {
     public static func json(_ server: Server, owner: Bool = false, brief: Bool = false) -> JSONValue {
         var members: [(String, JSONValue)] = [

@@ -7,13 +7,15 @@ import HTTPTypes
 /// The country is the first of: the `header` a trusted proxy sets (`CF-IPCountry`; believed
 /// only when the request came through `server.trustedProxies`), the `.mmdb` database's
 /// answer for the client address, the submitted `billingCountry`.
-public struct GeoblockPolicy: PolicyModule {
+public struct GeoblockPolicy: PolicyModule, Provisioning {
     public static let id = "policy.geoblock"
     public static let refusal = GatehouseError.forbidden("Registration is not available in your region")
 
     public let countries: Set<String>
     public let header: HTTPField.Name?
-    let database: GeoIPDatabase?
+    /// `policies.geoblock.mmdb`, opened when the policy is loaded.
+    let databasePath: String?
+    private(set) var database: GeoIPDatabase?
 
     public init(config: ConfigSection) throws {
         let section = config.section("policies.geoblock")
@@ -34,15 +36,19 @@ public struct GeoblockPolicy: PolicyModule {
         } else {
             header = nil
         }
-        if let path = try section.optionalString("mmdb"), !path.isEmpty {
-            do {
-                database = try GeoIPDatabase(path: path)
-            } catch {
-                throw section.issue("mmdb", "cannot open \(path): \(error)")
-            }
-        } else {
-            database = nil
+        databasePath = try section.optionalString("mmdb").flatMap { $0.isEmpty ? nil : $0 }
+        database = nil
+    }
+
+    public func provisioned() throws -> GeoblockPolicy {
+        guard let databasePath else { return self }
+        var serving = self
+        do {
+            serving.database = try GeoIPDatabase(path: databasePath)
+        } catch {
+            throw ConfigIssue(path: "policies.geoblock.mmdb", message: "cannot open \(databasePath): \(error)")
         }
+        return serving
     }
 
     public func decide(_ input: PolicyInput, core: Core) async -> PolicyDecision {

@@ -4,7 +4,7 @@ import GatehouseCore
 
 /// `policy.password`: what a new password must be (`policies.password.*`), asked whenever a
 /// password is set. A refusal names every rule the password breaks.
-public struct PasswordPolicy: PolicyModule {
+public struct PasswordPolicy: PolicyModule, Provisioning {
     public static let id = "policy.password"
 
     public let minLength: Int
@@ -14,8 +14,10 @@ public struct PasswordPolicy: PolicyModule {
     public let requireDigit: Bool
     public let requireSymbol: Bool
     public let rejectEmail: Bool
+    /// `policies.password.breachedList`, read when the policy is loaded.
+    let breachedListPath: String?
     /// SHA-1 (hex, any case) or plain entries of a breached-password list, one per line.
-    let breached: Set<String>
+    private(set) var breached: Set<String> = []
 
     public init(config: ConfigSection) throws {
         let section = config.section("policies.password")
@@ -29,17 +31,20 @@ public struct PasswordPolicy: PolicyModule {
         requireDigit = try section.bool("requireDigit", default: true)
         requireSymbol = try section.bool("requireSymbol", default: true)
         rejectEmail = try section.bool("rejectEmail", default: true)
-        if let path = try section.optionalString("breachedList"), !path.isEmpty {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw section.issue("breachedList", "cannot read \(path)")
-            }
-            breached = Set(
-                text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-                    .filter { !$0.isEmpty }.map { $0.count == 40 && $0.allSatisfy(\.isHexDigit) ? $0.uppercased() : $0 }
-            )
-        } else {
-            breached = []
+        breachedListPath = try section.optionalString("breachedList").flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    public func provisioned() throws -> PasswordPolicy {
+        guard let path = breachedListPath else { return self }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigIssue(path: "policies.password.breachedList", message: "cannot read \(path)")
         }
+        var serving = self
+        serving.breached = Set(
+            text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }.map { $0.count == 40 && $0.allSatisfy(\.isHexDigit) ? $0.uppercased() : $0 }
+        )
+        return serving
     }
 
     public func decide(_ input: PolicyInput, core: Core) async -> PolicyDecision {

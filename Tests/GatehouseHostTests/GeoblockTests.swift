@@ -122,5 +122,19 @@ import Testing
         #expect(
             await refusedPaths("policies:\n  geoblock:\n    header: \"bad header\"\n") == ["policies.geoblock.header"]
         )
+        // Files are opened only for the policies the config loads: a switched-off policy's
+        // settings are still checked, but its files are not touched.
+        let off = "modules: [routes.auth]\npolicies:\n  geoblock:\n    mmdb: /nonexistent/x.mmdb\n"
+        #expect(await refusedPaths(off) == [])
+        #expect(await refusedPaths(off + "  password:\n    breachedList: /nonexistent/list.txt\n") == [])
+        #expect(
+            await refusedPaths("policies:\n  password:\n    breachedList: /nonexistent/list.txt\n")
+                == ["policies.password.breachedList"]
+        )
+        #expect(
+            await refusedPaths("modules: [routes.auth]\npolicies:\n  geoblock:\n    countries: [ZZ]\n") == [
+                "policies.geoblock.countries"
+            ]
+        )
     }
 }

@@ -23,6 +23,16 @@ public protocol GatehouseModule: Sendable {
     init(config: ConfigSection) throws
 }
 
+/// A module that needs more than its settings to serve: a file opened, a list read. Every
+/// registered module reads and checks its section on every load, in `init`, and must not touch
+/// anything else there; `provisioned()` runs only for the modules the config loads (and the
+/// mail provider in use), after every section has been read, and returns the instance that
+/// serves. Throw a `ConfigIssue` naming the key. What it holds is let go with the instance
+/// (a reload replaces it; a class's `deinit` closes a file).
+public protocol Provisioning: GatehouseModule {
+    func provisioned() throws -> Self
+}
+
 /// An environment variable that stands for a config key: `MAILER_HOST` for `mail.example.host`.
 public struct EnvironmentAlias: Sendable {
     public var name: String

@@ -133,7 +133,19 @@ public enum ConfigLoader {
             )
         }
         guard issues.isEmpty else { throw ConfigRefused(issues: issues) }
-        return Runtime(settings: settings, modules: modules, mailer: mailer)
+        func provision<M>(_ module: M) -> M {
+            guard let provisioning = module as? any Provisioning else { return module }
+            do {
+                return try provisioning.provisioned() as! M
+            } catch {
+                record(error)
+                return module
+            }
+        }
+        let serving = modules.map(provision)
+        let provider = provision(mailer)
+        guard issues.isEmpty else { throw ConfigRefused(issues: issues) }
+        return Runtime(settings: settings, modules: serving, mailer: provider)
     }
 
     /// The registered modules' environment aliases that are set, renamed to the `GATEHOUSE_`

@@ -15,7 +15,7 @@ extension EcliPanelRoutes {
     }
 
     /// 404 while the feature is switched off.
-    static func requireFeature(_ feature: String, core: Core, context: GatehouseContext) async throws {
+    static func requireFeature(_ feature: Feature, core: Core, context: GatehouseContext) async throws {
         try await core.checkPolicies(PolicyInput(point: .feature, principal: context.principal, feature: feature))
     }
 
@@ -41,14 +41,14 @@ extension EcliPanelRoutes {
 
     static func mountAPIKeys(on keys: RouterGroup<GatehouseContext>, core: Core) {
         keys.get("my") { _, context in
-            try await requireFeature("apiKeys", core: core, context: context)
+            try await requireFeature(.apiKeys, core: core, context: context)
             let principal = try context.requirePrincipal()
             return JSONReply(.array(try await core.credentials.apiKeys(userId: principal.user.id).map(json)))
         }
 
         // Admins may list anyone's keys (never a key itself).
         keys.get("user/:userId") { _, context in
-            try await requireFeature("apiKeys", core: core, context: context)
+            try await requireFeature(.apiKeys, core: core, context: context)
             let principal = try context.requirePrincipal()
             guard principal.user.role.isAdmin else { throw GatehouseError.forbidden("Forbidden") }
             let userId = try context.parameters.require("userId")
@@ -59,7 +59,7 @@ extension EcliPanelRoutes {
         }
 
         keys.post { request, context in
-            try await requireFeature("apiKeys", core: core, context: context)
+            try await requireFeature(.apiKeys, core: core, context: context)
             let principal = try context.requireSession()
             let body = try await request.decodeJSON(CreateAPIKeyRequest.self, context: context)
             let (key, secret) = try await core.credentials.createAPIKey(
@@ -81,7 +81,7 @@ extension EcliPanelRoutes {
         }
 
         keys.delete(":id") { _, context in
-            try await requireFeature("apiKeys", core: core, context: context)
+            try await requireFeature(.apiKeys, core: core, context: context)
             let principal = try context.requirePrincipal()
             try await core.credentials.deleteAPIKey(id: try context.parameters.require("id"), by: principal)
             return JSONReply(.success)
@@ -90,13 +90,13 @@ extension EcliPanelRoutes {
 
     static func mountSSHKeys(on keys: RouterGroup<GatehouseContext>, core: Core) {
         keys.get { _, context in
-            try await requireFeature("sshKeys", core: core, context: context)
+            try await requireFeature(sshKeys, core: core, context: context)
             let principal = try context.requirePrincipal()
             return JSONReply(.array(try await core.credentials.sshKeys(userId: principal.user.id).map(json)))
         }
 
         keys.post { request, context in
-            try await requireFeature("sshKeys", core: core, context: context)
+            try await requireFeature(sshKeys, core: core, context: context)
             let principal = try context.requirePrincipal()
             let body = try await request.decodeJSON(AddSSHKeyRequest.self, context: context)
             let key = try await core.credentials.addSSHKey(by: principal, name: body.name, publicKey: body.publicKey)
@@ -104,7 +104,7 @@ extension EcliPanelRoutes {
         }
 
         keys.delete(":id") { _, context in
-            try await requireFeature("sshKeys", core: core, context: context)
+            try await requireFeature(sshKeys, core: core, context: context)
             let principal = try context.requirePrincipal()
             try await core.credentials.deleteSSHKey(id: try context.parameters.require("id"), by: principal)
             return JSONReply(.success)

@@ -4,6 +4,10 @@ import Hummingbird
 /// `routes.eclipanel`: the EcliPanel-style surface (CONTRACT §4).
 public struct EcliPanelRoutes: RouteModule {
     public static let id = "routes.eclipanel"
+    /// SSH public keys (`features.sshKeys`).
+    public static let sshKeys = Feature("sshKeys")
+    /// The API key and SSH key routes, each switched by its feature.
+    public static let features = [Feature.apiKeys, sshKeys]
 
     public init(config: ConfigSection) throws {}
 

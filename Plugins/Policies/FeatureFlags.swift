@@ -2,24 +2,19 @@ import GatehouseCore
 
 /// `policy.flags`: the operator's feature switches (`features.*`).
 ///
-/// Registration and login are refused at their decision points while switched off; route
-/// modules read the other flags through `core.module(FeatureFlags.self)`.
+/// Registration and login (its own flags) are refused at their decision points while switched
+/// off; a route of a feature a module declares is refused (404) while `features.<name>` is off,
+/// and so is one of a feature no registered module declares.
 public struct FeatureFlags: PolicyModule {
     public static let id = "policy.flags"
 
     public var registration: Bool
     public var login: Bool
-    public var twoFactor: Bool
-    public var apiKeys: Bool
-    public var sshKeys: Bool
 
     public init(config: ConfigSection) throws {
         let features = config.section("features")
         registration = try features.bool("registration", default: true)
         login = try features.bool("login", default: true)
-        twoFactor = try features.bool("twoFactor", default: true)
-        apiKeys = try features.bool("apiKeys", default: true)
-        sshKeys = try features.bool("sshKeys", default: true)
     }
 
     public func decide(_ input: PolicyInput, core: Core) async -> PolicyDecision {
@@ -29,15 +24,12 @@ public struct FeatureFlags: PolicyModule {
         case .login where !login:
             return .deny(.unavailable("Login is currently disabled"))
         case .feature:
-            let on =
-                switch input.feature {
-                case "twoFactor": twoFactor
-                case "apiKeys": apiKeys
-                case "sshKeys": sshKeys
-                default: true
-                }
+            guard let feature = input.feature else { return .allow }
+            if !core.runtime.features.isDeclared(feature) {
+                core.logger.error("feature \(feature) is asked for but no registered module declares it")
+            }
             // A switched-off feature's routes are not there.
-            return on ? .allow : .deny(.notFound("Not found"))
+            return core.runtime.features.isOn(feature) ? .allow : .deny(.notFound("Not found"))
         default:
             return .allow
         }

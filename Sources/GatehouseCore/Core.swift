@@ -10,11 +10,19 @@ public struct Runtime: Sendable {
     public let modules: [any GatehouseModule]
     /// The provider `mail.provider` names.
     public let mailer: any MailProvider
+    /// `features.<name>` of every feature the registered modules declare.
+    public let features: FeatureSwitches
 
-    public init(settings: CoreSettings, modules: [any GatehouseModule], mailer: any MailProvider) {
+    public init(
+        settings: CoreSettings,
+        modules: [any GatehouseModule],
+        mailer: any MailProvider,
+        features: FeatureSwitches = FeatureSwitches([:])
+    ) {
         self.settings = settings
         self.modules = modules
         self.mailer = mailer
+        self.features = features
     }
 
     public var policies: [any PolicyModule] { modules.compactMap { $0 as? any PolicyModule } }

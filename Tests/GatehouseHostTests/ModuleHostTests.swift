@@ -12,9 +12,11 @@ import Testing
 // conforming to a module protocol, registered beside the standard ones. Nothing in Sources/ or
 // Plugins/ knows them.
 
-/// `routes.echo`: one route that answers who is signed in.
+/// `routes.echo`: one route that answers who is signed in, a feature (`features.echo`).
 struct EchoRoutes: RouteModule {
     static let id = "routes.echo"
+    static let echo = Feature("echo")
+    static let features = [echo]
     let greeting: String
 
     init(config: ConfigSection) throws {
@@ -24,6 +26,7 @@ struct EchoRoutes: RouteModule {
     static func mount(on router: RouterGroup<GatehouseContext>, core: Core) {
         router.get("api/echo") { _, context in
             let principal = try context.requirePrincipal()
+            try await core.checkPolicies(PolicyInput(point: .feature, principal: principal, feature: echo))
             // The instance of the config in force: a reload changes the greeting.
             let greeting = core.module(EchoRoutes.self)?.greeting ?? ""
             return JSONReply(.object([("greeting", .string(greeting)), ("email", .string(principal.user.email))]))
@@ -114,6 +117,23 @@ struct CaptureMailer: MailProvider {
         #expect(echo.status == 200)
         #expect(echo.json == .object([("email", .string(email)), ("greeting", "ahoy")]))
         #expect(try await server.client.get("/api/echo").status == 401)
+    }
+
+    @Test func aModulesFeatureIsSwitchedByItsFlagAndAnUndeclaredOneIsOff() async throws {
+        let server = try await TestServer(
+            yaml: yaml.replacingOccurrences(of: "policy.password,", with: "policy.flags, policy.password,")
+                + "\nfeatures:\n  echo: false\n",
+            modules: modules
+        )
+        defer { Task { await server.stop() } }
+        let user = try await server.createUser("echo-\(Identifier.make())@example.test")
+        let token = try await server.client.login(user.email, TestServer.password)
+        #expect(try await server.client.get("/api/echo", bearer: token).status == 404)
+        // A feature no registered module declares is off, whatever asks for it.
+        let undeclared = PolicyInput(point: .feature, feature: Feature("nobodyDeclaresThis"))
+        await #expect(throws: GatehouseError.self) { try await server.core.checkPolicies(undeclared) }
+        // A flag no module declares is an unknown key.
+        #expect(await refusedPaths("features:\n  echoo: false\n") == ["features.echoo"])
     }
 
     @Test func theirKeysAreCheckedLikeAnyOther() async throws {

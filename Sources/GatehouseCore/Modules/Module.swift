@@ -19,6 +19,8 @@ public protocol GatehouseModule: Sendable {
     /// Other names for this module's keys in the environment (another product's variables
     /// that operators already set), read below the `GATEHOUSE_` names. Default: none.
     static var environmentAliases: [EnvironmentAlias] { get }
+    /// The features this module serves, which `features.<name>` switches. Default: none.
+    static var features: [Feature] { get }
     /// Reads this module's settings from the root of the config and validates them.
     init(config: ConfigSection) throws
 }
@@ -49,6 +51,7 @@ public struct EnvironmentAlias: Sendable {
 
 extension GatehouseModule {
     public static var environmentAliases: [EnvironmentAlias] { [] }
+    public static var features: [Feature] { [] }
 
     public static var kind: ModuleKind? {
         id.split(separator: ".").first.flatMap { ModuleKind(rawValue: String($0)) }
@@ -89,7 +92,7 @@ public enum DecisionPoint: String, Sendable, CaseIterable {
     case verificationMail
     case passwordSet
     case request
-    /// A route of an optional feature (`PolicyInput.feature`: `twoFactor`, `apiKeys`, ...).
+    /// A route of an optional feature (`PolicyInput.feature`).
     case feature
 }
 
@@ -104,7 +107,7 @@ public struct PolicyInput: Sendable {
     public var dateOfBirth: String?
     public var billingCountry: String?
     /// The feature a `.feature` decision is about.
-    public var feature: String?
+    public var feature: Feature?
     /// The request's headers, at `.register` (a country header, for instance).
     public var headers: HTTPFields
     /// Whether the request came through a proxy listed in `server.trustedProxies`; only then
@@ -119,7 +122,7 @@ public struct PolicyInput: Sendable {
         password: String? = nil,
         dateOfBirth: String? = nil,
         billingCountry: String? = nil,
-        feature: String? = nil,
+        feature: Feature? = nil,
         headers: HTTPFields = [:],
         viaTrustedProxy: Bool = false
     ) {

@@ -93,6 +93,16 @@ public enum ConfigLoader {
                 record(error)
             }
         }
+        // Each declared feature's switch (a flag nobody declares is an unknown key).
+        var features: [String: Bool] = [:]
+        let featureSection = root.section("features")
+        for feature in registry.all.flatMap({ $0.features }) where features[feature.name] == nil {
+            do {
+                features[feature.name] = try featureSection.bool(feature.name, default: feature.defaultOn)
+            } catch {
+                record(error)
+            }
+        }
         var modules: [any GatehouseModule] = []
         for id in settings?.modules ?? [] {
             if let type = registry.type(id: id), type.kind == .mail {
@@ -145,7 +155,7 @@ public enum ConfigLoader {
         let serving = modules.map(provision)
         let provider = provision(mailer)
         guard issues.isEmpty else { throw ConfigRefused(issues: issues) }
-        return Runtime(settings: settings, modules: serving, mailer: provider)
+        return Runtime(settings: settings, modules: serving, mailer: provider, features: FeatureSwitches(features))
     }
 
     /// The registered modules' environment aliases that are set, renamed to the `GATEHOUSE_`

@@ -110,7 +110,7 @@ extension SQLiteStore {
                 guard let key = try APIKeyRecord.filter(Column("keyHash") == keyHash).fetchOne(db),
                     let user = try UserRecord.fetchOne(db, key: key.userId)
                 else { return nil }
-                return (key.key, user.user)
+                return (key.key, try user.user)
             }
             if let found { apiKeyCache.store(keyHash, found, ifGeneration: generation) }
         }

@@ -35,20 +35,25 @@ struct OutboxRecord: Codable, FetchableRecord, PersistableRecord {
     }
 
     var mail: OutboxMail {
-        OutboxMail(
-            id: id,
-            to: to,
-            subject: subject,
-            text: text,
-            html: html,
-            status: OutboxMail.Status(rawValue: status) ?? .pending,
-            attempts: attempts,
-            nextAttemptAt: nextAttemptAt,
-            lastError: lastError,
-            messageId: messageId,
-            createdAt: createdAt,
-            sentAt: sentAt
-        )
+        get throws {
+            guard let status = OutboxMail.Status(rawValue: status) else {
+                throw StoreError.unknownValue(column: "mail_outbox.status", value: status)
+            }
+            return OutboxMail(
+                id: id,
+                to: to,
+                subject: subject,
+                text: text,
+                html: html,
+                status: status,
+                attempts: attempts,
+                nextAttemptAt: nextAttemptAt,
+                lastError: lastError,
+                messageId: messageId,
+                createdAt: createdAt,
+                sentAt: sentAt
+            )
+        }
     }
 }
 
@@ -79,7 +84,7 @@ extension SQLiteStore {
             record.status = OutboxMail.Status.sending.rawValue
             record.attempts += 1
             try record.update(db)
-            return record.mail
+            return try record.mail
         }
     }
 
@@ -132,6 +137,8 @@ extension SQLiteStore {
     }
 
     public func outboxMails() async throws -> [OutboxMail] {
-        try await pool.read { db in try OutboxRecord.order(Column("createdAt"), Column("id")).fetchAll(db).map(\.mail) }
+        try await pool.read { db in
+            try OutboxRecord.order(Column("createdAt"), Column("id")).fetchAll(db).map { try $0.mail }
+        }
     }
 }

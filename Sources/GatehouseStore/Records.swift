@@ -79,15 +79,25 @@ struct UserRecord: Codable, FetchableRecord, PersistableRecord {
     }
 
     var user: User {
-        User(
+        get throws {
+            try makeUser()
+        }
+    }
+
+    private func makeUser() throws -> User {
+        guard let role = Role(rawValue: role) else { throw StoreError.unknownValue(column: "users.role", value: role) }
+        guard let portalType = PortalType(rawValue: portalType) else {
+            throw StoreError.unknownValue(column: "users.portalType", value: portalType)
+        }
+        return User(
             id: id,
             email: email,
             passwordHash: passwordHash,
             firstName: firstName,
             lastName: lastName,
             displayName: displayName,
-            role: Role(rawValue: role) ?? .user,
-            portalType: PortalType(rawValue: portalType) ?? .free,
+            role: role,
+            portalType: portalType,
             emailVerified: emailVerified,
             twoFactorEnabled: twoFactorEnabled,
             suspended: suspended,

@@ -193,7 +193,7 @@ public final class SQLiteStore: GatehouseStore {
                     .fetchOne(db),
                 let user = try UserRecord.fetchOne(db, key: session.userId)
             else { return nil }
-            return (session.session, user.user)
+            return (session.session, try user.user)
         }
     }
 

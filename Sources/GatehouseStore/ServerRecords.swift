@@ -84,7 +84,7 @@ extension SQLiteStore {
         try await pool.read { db in
             let users = try UserRecord.order(Column("createdAt").desc, Column("id").desc)
                 .limit(limit, offset: offset)
-                .fetchAll(db).map(\.user)
+                .fetchAll(db).map { try $0.user }
             return (users, try UserRecord.fetchCount(db))
         }
     }

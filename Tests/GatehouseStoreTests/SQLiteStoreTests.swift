@@ -37,6 +37,30 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         try await store.ping()
     }
 
+    /// A stored role or mail status this version does not know is an error, not a default: a
+    /// role written by a newer version is not read as `user`, a mail status not as `pending`
+    /// (which would send it again).
+    @Test func unknownStoredValuesAreErrorsNotDefaults() async throws {
+        let store = try await makeStore()
+        let user = makeUser()
+        try await store.insertUser(user, audit: [])
+        let mail = OutboxMail(
+            message: MailMessage(to: user.email, subject: "S", text: "t", html: "<p>t</p>"),
+            now: Date()
+        )
+        try await store.enqueueMail(mail)
+        try await store.pool.write { db in
+            try db.execute(sql: "UPDATE users SET role = 'superuser'")
+            try db.execute(sql: "UPDATE mail_outbox SET status = 'bounced'")
+        }
+        await #expect(throws: StoreError.unknownValue(column: "users.role", value: "superuser")) {
+            _ = try await store.user(id: user.id)
+        }
+        await #expect(throws: StoreError.unknownValue(column: "mail_outbox.status", value: "bounced")) {
+            _ = try await store.outboxMail(id: mail.id)
+        }
+    }
+
     @Test func usersRoundTripAndEmailsAreUniqueIgnoringCase() async throws {
         let store = try await makeStore()
         var user = makeUser()

@@ -8,6 +8,9 @@ public enum StoreError: Error, Equatable, Sendable {
     case notFound
     /// The write would leave no rootAdmin.
     case lastRootAdmin
+    /// A stored value this version does not know (`column`, `value`): the row is not read as
+    /// something it is not (an unknown role as `user`, an unknown mail status as `pending`).
+    case unknownValue(column: String, value: String)
 }
 
 /// Users, as the core services reach them. Implemented by GatehouseStore (SQLite).

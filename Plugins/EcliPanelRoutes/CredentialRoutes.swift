@@ -65,7 +65,8 @@ extension EcliPanelRoutes {
             let (key, secret) = try await core.credentials.createAPIKey(
                 by: principal,
                 name: body.name,
-                expiresAt: body.expiresAt
+                expiresAt: body.expiresAt,
+                rules: credentialRules(core)
             )
             return JSONReply(
                 .object([
@@ -99,7 +100,12 @@ extension EcliPanelRoutes {
             try await requireFeature(sshKeys, core: core, context: context)
             let principal = try context.requirePrincipal()
             let body = try await request.decodeJSON(AddSSHKeyRequest.self, context: context)
-            let key = try await core.credentials.addSSHKey(by: principal, name: body.name, publicKey: body.publicKey)
+            let key = try await core.credentials.addSSHKey(
+                by: principal,
+                name: body.name,
+                publicKey: body.publicKey,
+                rules: credentialRules(core)
+            )
             return JSONReply(json(key), status: .created)
         }
 

@@ -9,7 +9,28 @@ public struct EcliPanelRoutes: RouteModule {
     /// The API key and SSH key routes, each switched by its feature.
     public static let features = [Feature.apiKeys, sshKeys]
 
-    public init(config: ConfigSection) throws {}
+    /// `apiKeys.maxPerUser`, `sshKeys.uniqueAcrossUsers`, `sshKeys.minimumRSABits`.
+    public let credentialRules: CredentialRules
+    static let defaultRules = CredentialRules(
+        apiKeysPerUser: 25,
+        sshKeysUniqueAcrossUsers: false,
+        sshMinimumRSABits: 2048
+    )
+
+    public init(config: ConfigSection) throws {
+        let (apiKeys, sshKeys, defaults) = (config.section("apiKeys"), config.section("sshKeys"), Self.defaultRules)
+        credentialRules = CredentialRules(
+            apiKeysPerUser: try apiKeys.int("maxPerUser", default: defaults.apiKeysPerUser, in: 1...1000),
+            sshKeysUniqueAcrossUsers: try sshKeys.bool("uniqueAcrossUsers", default: defaults.sshKeysUniqueAcrossUsers),
+            sshMinimumRSABits: try sshKeys.int("minimumRSABits", default: defaults.sshMinimumRSABits, in: 1024...16384)
+        )
+    }
+
+    /// The rules of the config in force (the module is loaded while its routes are mounted:
+    /// a reload cannot remove a route module).
+    static func credentialRules(_ core: Core) -> CredentialRules {
+        core.module(EcliPanelRoutes.self)?.credentialRules ?? defaultRules
+    }
 
     /// The register body: EcliPanel's fields. Unknown fields are ignored.
     struct RegisterRequest: Decodable {

@@ -40,15 +40,6 @@ public struct CoreSettings: Sendable, Equatable {
         public var threads: Int
     }
 
-    /// API key and SSH key rules (`apiKeys.*`, `sshKeys.*`).
-    public struct Credentials: Sendable, Equatable {
-        /// Keys one user may hold.
-        public var apiKeysPerUser: Int
-        /// One SSH key may be on one account only (else: once per account).
-        public var sshKeysUniqueAcrossUsers: Bool
-        public var sshMinimumRSABits: Int
-    }
-
     public var server: Server
     public var database: Database
     /// Module ids to load, in order (policies run in this order).
@@ -58,7 +49,6 @@ public struct CoreSettings: Sendable, Equatable {
     public var plans: [PortalType: PlanLimits]
     public var adultAges: AdultAges
     public var mail: MailSettings
-    public var credentials: Credentials
     public var logLevel: String
     /// Audit events older than this many days are deleted by the hourly sweep.
     public var auditRetentionDays: Int
@@ -143,11 +133,6 @@ public struct CoreSettings: Sendable, Equatable {
         }
 
         let logLevel = try root.section("log").choice("level", default: LogLevel.info).rawValue
-        let credentials = Credentials(
-            apiKeysPerUser: try root.section("apiKeys").int("maxPerUser", default: 25, in: 1...1000),
-            sshKeysUniqueAcrossUsers: try root.section("sshKeys").bool("uniqueAcrossUsers", default: false),
-            sshMinimumRSABits: try root.section("sshKeys").int("minimumRSABits", default: 2048, in: 1024...16384)
-        )
 
         return CoreSettings(
             server: serverSettings,
@@ -158,7 +143,6 @@ public struct CoreSettings: Sendable, Equatable {
             plans: plans,
             adultAges: try AdultAges.read(root.section("policies.age")),
             mail: mail,
-            credentials: credentials,
             logLevel: logLevel,
             auditRetentionDays: try root.section("audit").int("retentionDays", default: 365, in: 1...36500)
         )

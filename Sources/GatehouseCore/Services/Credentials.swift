@@ -1,5 +1,20 @@
 import Foundation
 
+/// The limits a route module that issues keys sets (from its own config section).
+public struct CredentialRules: Sendable, Equatable {
+    /// API keys one user may hold.
+    public var apiKeysPerUser: Int
+    /// One SSH key may be on one account only (else: once per account).
+    public var sshKeysUniqueAcrossUsers: Bool
+    public var sshMinimumRSABits: Int
+
+    public init(apiKeysPerUser: Int, sshKeysUniqueAcrossUsers: Bool, sshMinimumRSABits: Int) {
+        self.apiKeysPerUser = apiKeysPerUser
+        self.sshKeysUniqueAcrossUsers = sshKeysUniqueAcrossUsers
+        self.sshMinimumRSABits = sshMinimumRSABits
+    }
+}
+
 /// API keys and SSH keys: creation rules, lookup, deletion. Route modules call these.
 public struct Credentials: Sendable {
     let core: Core
@@ -11,15 +26,15 @@ public struct Credentials: Sendable {
     /// How often a key's `lastUsedAt` is written at most: a busy key is not a write per request.
     public static let touchInterval: TimeInterval = 60
 
-    var settings: CoreSettings.Credentials { core.settings.credentials }
-
     // MARK: API keys
 
     /// A new key for the caller, who must be signed in with a session. Returns the stored key
     /// and the key itself, which is shown this once.
-    public func createAPIKey(by principal: Principal, name: String, expiresAt: String?) async throws -> (
-        APIKey, secret: String
-    ) {
+    public func createAPIKey(by principal: Principal, name: String, expiresAt: String?, rules: CredentialRules)
+        async throws -> (
+            APIKey, secret: String
+        )
+    {
         guard principal.sessionId != nil else { throw GatehouseError.requiresSession }
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
         var issues: [FieldIssue] = []
@@ -47,7 +62,7 @@ public struct Credentials: Sendable {
             createdAt: Date(),
             expiresAt: expiry
         )
-        let limit = settings.apiKeysPerUser
+        let limit = rules.apiKeysPerUser
         guard
             try await core.store.insertAPIKey(
                 key,
@@ -101,10 +116,12 @@ public struct Credentials: Sendable {
     // MARK: SSH keys
 
     /// Adds a public key to the caller's account. `name` defaults to the key's comment.
-    public func addSSHKey(by principal: Principal, name: String?, publicKey: String) async throws -> SSHKey {
+    public func addSSHKey(by principal: Principal, name: String?, publicKey: String, rules: CredentialRules)
+        async throws -> SSHKey
+    {
         let parsed: SSHPublicKey
         do {
-            parsed = try SSHPublicKey.parse(publicKey, minimumRSABits: settings.sshMinimumRSABits)
+            parsed = try SSHPublicKey.parse(publicKey, minimumRSABits: rules.sshMinimumRSABits)
         } catch {
             throw GatehouseError.validation(field: "publicKey", error.message)
         }
@@ -121,7 +138,7 @@ public struct Credentials: Sendable {
         do {
             try await core.store.insertSSHKey(
                 key,
-                uniqueAcrossUsers: settings.sshKeysUniqueAcrossUsers,
+                uniqueAcrossUsers: rules.sshKeysUniqueAcrossUsers,
                 audit: AuditEvent(.sshKeyAdded, userId: key.userId, detail: ["fingerprint": .string(key.fingerprint)]),
                 mails: [
                     try notice(

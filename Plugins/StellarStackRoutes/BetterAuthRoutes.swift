@@ -140,19 +140,15 @@ extension StellarStackRoutes {
                 )
                 // Better Auth signs the new account in (its autoSignIn default), unless sign-in
                 // is switched off: then, as with Better Auth's own refusals, the token is null.
-                do {
-                    try await core.checkPolicies(
-                        PolicyInput(point: .login, clientIP: context.clientIP, email: user.email)
+                guard
+                    let token = try await core.accounts.signInAfterSignUp(
+                        user,
+                        clientIP: context.clientIP,
+                        userAgent: request.headers[.userAgent]
                     )
-                } catch {
+                else {
                     return JSONReply(.object([("token", .null), ("user", betterAuthUser(user))]))
                 }
-                let (token, _) = try await core.sessions.create(
-                    for: user,
-                    ip: context.clientIP,
-                    userAgent: request.headers[.userAgent],
-                    audit: [AuditEvent(.loginSucceeded, userId: user.id, detail: ["method": "signUp"])]
-                )
                 return withSessionCookies(
                     .object([("token", .string(token)), ("user", betterAuthUser(user))]),
                     token: token,

@@ -47,6 +47,26 @@ extension Accounts {
         return .signedIn(user, token: token)
     }
 
+    /// Signs a just-registered account in (a surface whose sign-up also signs in): the login
+    /// policies are asked as for a sign-in, the session is recorded and counted like one. nil
+    /// when the policies refuse a sign-in now (sign-in switched off): the account stays, without
+    /// a session.
+    public func signInAfterSignUp(_ user: User, clientIP: String?, userAgent: String?) async throws -> String? {
+        do {
+            try await core.checkPolicies(PolicyInput(point: .login, clientIP: clientIP, email: user.email))
+        } catch is GatehouseError {
+            return nil
+        }
+        let (token, _) = try await core.sessions.create(
+            for: user,
+            ip: clientIP,
+            userAgent: userAgent,
+            audit: [AuditEvent(.loginSucceeded, userId: user.id, ip: clientIP, detail: ["method": "signUp"])]
+        )
+        await core.recordPolicyEvent(.loginSucceeded(email: user.email))
+        return token
+    }
+
     /// Finishes a 2FA sign-in with a TOTP code or a backup code. Wrong codes count towards the
     /// account's lockout like wrong passwords, and void the temp token after
     /// `challengeAttempts`.

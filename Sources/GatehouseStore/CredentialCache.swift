@@ -3,34 +3,60 @@ import GatehouseCore
 import Synchronization
 
 /// Credentials (sessions, API keys) resolved from their hash, kept in memory so that an
-/// authenticated request costs no database read. Every write that can change a user or a
-/// credential empties it (see `SQLiteStore.accountWrite`), so a revoked session, a deleted key or
-/// a suspended user stops working at once. This holds because one Gatehouse process owns the
-/// database.
+/// authenticated request costs no database read. A write that can change a user or their
+/// credentials drops that user's entries (see `SQLiteStore.accountWrite`), so a revoked session,
+/// a deleted key or a suspended user stops working at once, and other users' entries stay. This
+/// holds because one Gatehouse process owns the database.
 final class CredentialCache<Value: Sendable>: Sendable {
-    private let state = Mutex<(generation: UInt64, entries: [String: Value])>((0, [:]))
-    static var capacity: Int { 10_000 }
+    struct State {
+        /// Counts invalidations; a reader notes it before reading the database.
+        var counter: UInt64 = 0
+        /// When everything was last dropped.
+        var flushedAt: UInt64 = 0
+        /// When each user's entries were last dropped.
+        var droppedAt: [String: UInt64] = [:]
+        var entries: [String: (userId: String, value: Value)] = [:]
+        var hashesByUser: [String: Set<String>] = [:]
 
-    var generation: UInt64 { state.withLock { $0.generation } }
-
-    func lookup(_ tokenHash: String) -> Value? {
-        state.withLock { $0.entries[tokenHash] }
-    }
-
-    /// Keeps a value read while the cache was at `generation`; a write since then makes it
-    /// possibly stale, so it is dropped.
-    func store(_ tokenHash: String, _ value: Value, ifGeneration generation: UInt64) {
-        state.withLock { state in
-            guard state.generation == generation else { return }
-            if state.entries.count >= Self.capacity { state.entries.removeAll(keepingCapacity: true) }
-            state.entries[tokenHash] = value
+        mutating func flush() {
+            counter &+= 1
+            flushedAt = counter
+            droppedAt.removeAll(keepingCapacity: true)
+            entries.removeAll(keepingCapacity: true)
+            hashesByUser.removeAll(keepingCapacity: true)
         }
     }
 
-    func invalidate() {
+    private let state = Mutex(State())
+    static var capacity: Int { 10_000 }
+
+    /// Note this before reading what `store` will keep.
+    var generation: UInt64 { state.withLock { $0.counter } }
+
+    func lookup(_ tokenHash: String) -> Value? {
+        state.withLock { $0.entries[tokenHash]?.value }
+    }
+
+    /// Keeps a value of `userId` read while the cache was at `generation`, unless that user's
+    /// entries (or all) were dropped since: the value may be stale then.
+    func store(_ tokenHash: String, _ value: Value, userId: String, ifGeneration generation: UInt64) {
         state.withLock { state in
-            state.generation &+= 1
-            state.entries.removeAll(keepingCapacity: true)
+            guard state.flushedAt <= generation, (state.droppedAt[userId] ?? 0) <= generation else { return }
+            if state.entries.count >= Self.capacity { state.flush() }
+            state.entries[tokenHash] = (userId, value)
+            state.hashesByUser[userId, default: []].insert(tokenHash)
+        }
+    }
+
+    /// Drops the entries of `userId`; nil drops every entry.
+    func invalidate(userId: String?) {
+        state.withLock { state in
+            guard let userId else { return state.flush() }
+            // The record of who was dropped when is bounded like the entries.
+            if state.droppedAt.count >= Self.capacity { return state.flush() }
+            state.counter &+= 1
+            state.droppedAt[userId] = state.counter
+            for hash in state.hashesByUser.removeValue(forKey: userId) ?? [] { state.entries[hash] = nil }
         }
     }
 }

@@ -71,7 +71,7 @@ extension SQLiteStore {
         -> Bool
     {
         let record = APIKeyRecord(key)
-        return try await accountWrite { db in
+        return try await accountWrite(userId: key.userId) { db in
             guard try APIKeyRecord.filter(Column("userId") == key.userId).fetchCount(db) < maxPerUser else {
                 return false
             }
@@ -91,7 +91,7 @@ extension SQLiteStore {
     }
 
     public func deleteAPIKey(id: String, userId: String, audit: AuditEvent) async throws -> Bool {
-        try await accountWrite { db in
+        try await accountWrite(userId: userId) { db in
             guard try APIKeyRecord.filter(Column("id") == id && Column("userId") == userId).deleteAll(db) > 0 else {
                 return false
             }
@@ -112,15 +112,15 @@ extension SQLiteStore {
                 else { return nil }
                 return (key.key, try user.user)
             }
-            if let found { apiKeyCache.store(keyHash, found, ifGeneration: generation) }
+            if let found { apiKeyCache.store(keyHash, found, userId: found.1.id, ifGeneration: generation) }
         }
         guard let found else { return nil }
         if let expiresAt = found.0.expiresAt, expiresAt <= now { return nil }
         return found
     }
 
-    public func touchAPIKey(id: String, at date: Date) async throws {
-        try await accountWrite { db in
+    public func touchAPIKey(id: String, userId: String, at date: Date) async throws {
+        try await accountWrite(userId: userId) { db in
             try db.execute(sql: "UPDATE api_keys SET lastUsedAt = ? WHERE id = ?", arguments: [date, id])
         }
     }

@@ -25,7 +25,7 @@ struct PasswordResetRecord: Codable, FetchableRecord, PersistableRecord {
 
 extension SQLiteStore {
     public func createPasswordReset(_ reset: PasswordReset, mail: OutboxMail, audit: AuditEvent) async throws {
-        try await accountWrite { db in
+        try await accountWrite(userId: reset.userId) { db in
             try PasswordResetRecord(reset).insert(db)
             try Self.enqueueMail(mail, in: db)
             try AuditRecord(audit).insert(db)
@@ -43,7 +43,7 @@ extension SQLiteStore {
         notice: OutboxMail,
         audit: AuditEvent
     ) async throws {
-        try await accountWrite { db in
+        try await accountWrite(userId: nil) { db in
             try db.execute(
                 sql: "UPDATE users SET passwordHash = ?, updatedAt = ? WHERE id = ?",
                 arguments: [passwordHash, Date(), userId]

@@ -10,12 +10,15 @@ public final class SQLiteStore: GatehouseStore {
     let sessionCache = CredentialCache<(Session, User)>()
     let apiKeyCache = CredentialCache<(APIKey, User)>()
 
-    /// A write that may change users, sessions or API keys. The credential caches are emptied
-    /// once it has committed (or failed).
-    func accountWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// A write that may change the user `userId`, their sessions or API keys (nil: any user's).
+    /// Their entries in the credential caches are dropped once it has committed (or failed).
+    func accountWrite<T: Sendable>(
+        userId: String?,
+        _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
         defer {
-            sessionCache.invalidate()
-            apiKeyCache.invalidate()
+            sessionCache.invalidate(userId: userId)
+            apiKeyCache.invalidate(userId: userId)
         }
         return try await pool.write(body)
     }
@@ -84,7 +87,7 @@ public final class SQLiteStore: GatehouseStore {
     public func insertUser(_ user: User, audit: [AuditEvent]) async throws {
         let record = UserRecord(user)
         do {
-            try await accountWrite { db in
+            try await accountWrite(userId: user.id) { db in
                 try record.insert(db)
                 for event in audit { try AuditRecord(event).insert(db) }
             }
@@ -96,7 +99,7 @@ public final class SQLiteStore: GatehouseStore {
     public func updateUser(_ user: User) async throws {
         let record = UserRecord(user)
         do {
-            try await accountWrite { db in
+            try await accountWrite(userId: user.id) { db in
                 guard try UserRecord.exists(db, key: record.id) else { throw StoreError.notFound }
                 try record.update(db)
             }
@@ -126,7 +129,7 @@ public final class SQLiteStore: GatehouseStore {
     public func applyAccountChange(_ change: AccountChange) async throws {
         let record = UserRecord(change.user)
         do {
-            try await accountWrite { db in
+            try await accountWrite(userId: change.user.id) { db in
                 guard try UserRecord.exists(db, key: record.id) else { throw StoreError.notFound }
                 try record.update(db)
                 if change.demotesRootAdmin,
@@ -156,7 +159,7 @@ public final class SQLiteStore: GatehouseStore {
     public func insertSession(_ session: Session, keepAtMost: Int, audit: [AuditEvent], mails: [OutboxMail])
         async throws
     {
-        try await accountWrite { db in
+        try await accountWrite(userId: session.userId) { db in
             try Self.insertSession(session, keepAtMost: keepAtMost, in: db)
             for event in audit { try AuditRecord(event).insert(db) }
             for mail in mails { try Self.enqueueMail(mail, in: db) }
@@ -182,7 +185,7 @@ public final class SQLiteStore: GatehouseStore {
         }
         let generation = sessionCache.generation
         let found = try await readSession(tokenHash: tokenHash, now: now)
-        if let found { sessionCache.store(tokenHash, found, ifGeneration: generation) }
+        if let found { sessionCache.store(tokenHash, found, userId: found.1.id, ifGeneration: generation) }
         return found
     }
 
@@ -197,8 +200,8 @@ public final class SQLiteStore: GatehouseStore {
         }
     }
 
-    public func touchSession(id: String, lastSeenAt: Date, expiresAt: Date) async throws {
-        try await accountWrite { db in
+    public func touchSession(id: String, userId: String, lastSeenAt: Date, expiresAt: Date) async throws {
+        try await accountWrite(userId: userId) { db in
             try db.execute(
                 sql: "UPDATE sessions SET lastSeenAt = ?, expiresAt = ? WHERE id = ?",
                 arguments: [lastSeenAt, expiresAt, id]
@@ -215,7 +218,7 @@ public final class SQLiteStore: GatehouseStore {
     }
 
     public func deleteSession(id: String, userId: String, audit: [AuditEvent]) async throws -> Bool {
-        try await accountWrite { db in
+        try await accountWrite(userId: userId) { db in
             guard try SessionRecord.filter(Column("id") == id && Column("userId") == userId).deleteAll(db) > 0 else {
                 return false
             }
@@ -225,7 +228,7 @@ public final class SQLiteStore: GatehouseStore {
     }
 
     public func deleteSessions(userId: String, keeping: String?, audit: [AuditEvent]) async throws -> Int {
-        try await accountWrite { db in
+        try await accountWrite(userId: userId) { db in
             var request = SessionRecord.filter(Column("userId") == userId)
             if let keeping { request = request.filter(Column("id") != keeping) }
             let count = try request.deleteAll(db)
@@ -238,7 +241,7 @@ public final class SQLiteStore: GatehouseStore {
     }
 
     public func deleteExpiredSessions(now: Date) async throws -> Int {
-        try await accountWrite { db in try SessionRecord.filter(Column("expiresAt") <= now).deleteAll(db) }
+        try await accountWrite(userId: nil) { db in try SessionRecord.filter(Column("expiresAt") <= now).deleteAll(db) }
     }
 
     /// The column a UNIQUE failure names ("UNIQUE constraint failed: users.email").

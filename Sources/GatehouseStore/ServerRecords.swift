@@ -90,7 +90,7 @@ extension SQLiteStore {
     }
 
     public func deleteUser(id: String, audit: AuditEvent) async throws {
-        try await accountWrite { db in
+        try await accountWrite(userId: id) { db in
             guard let user = try UserRecord.fetchOne(db, key: id) else { throw UserDeletionRefusal.notFound }
             guard try ServerRecord.filter(Column("ownerId") == id).fetchCount(db) == 0 else {
                 throw UserDeletionRefusal.ownsServers

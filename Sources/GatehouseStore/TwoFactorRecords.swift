@@ -73,7 +73,7 @@ extension SQLiteStore {
     public func enableTwoFactor(userId: String, step: Int64, backupCodeHashes: [String], audit: AuditEvent)
         async throws -> Bool
     {
-        try await accountWrite { db in
+        try await accountWrite(userId: userId) { db in
             try db.execute(
                 sql: "UPDATE two_factor SET enabled = 1, lastUsedStep = ? WHERE userId = ? AND enabled = 0",
                 arguments: [step, userId]
@@ -98,7 +98,7 @@ extension SQLiteStore {
     public func disableTwoFactor(userId: String, proof: TwoFactorProof, audit: AuditEvent, mails: [OutboxMail])
         async throws -> Bool
     {
-        try await accountWrite { db in
+        try await accountWrite(userId: userId) { db in
             guard try Self.spend(proof, userId: userId, in: db) else { return false }
             try TwoFactorRecord.deleteOne(db, key: userId)
             try db.execute(sql: "DELETE FROM backup_codes WHERE userId = ?", arguments: [userId])
@@ -157,7 +157,7 @@ extension SQLiteStore {
         mails: [OutboxMail]
     ) async throws -> Bool {
         do {
-            return try await accountWrite { db in
+            return try await accountWrite(userId: session.userId) { db in
                 guard try LoginChallengeRecord.deleteOne(db, key: id) else { return false }
                 guard try Self.spend(proof, userId: session.userId, in: db) else {
                     // Already spent (a second request with the same code): roll back, so the

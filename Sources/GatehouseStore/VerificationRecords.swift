@@ -41,7 +41,7 @@ extension SQLiteStore {
     ) async throws {
         let record = UserRecord(user)
         do {
-            try await accountWrite { db in
+            try await accountWrite(userId: user.id) { db in
                 try record.insert(db)
                 try VerificationRecord(verification).insert(db)
                 try Self.enqueueMail(mail, in: db)
@@ -53,7 +53,7 @@ extension SQLiteStore {
     }
 
     public func replaceVerification(_ verification: EmailVerification, mail: OutboxMail) async throws {
-        try await accountWrite { db in
+        try await accountWrite(userId: verification.userId) { db in
             try VerificationRecord.filter(Column("userId") == verification.userId).deleteAll(db)
             try VerificationRecord(verification).insert(db)
             try Self.enqueueMail(mail, in: db)
@@ -74,13 +74,14 @@ extension SQLiteStore {
     }
 
     public func countVerificationAttempt(id: String) async throws {
-        try await accountWrite { db in
+        // The count is no part of a user or credential: the caches stay.
+        try await pool.write { db in
             try db.execute(sql: "UPDATE email_verifications SET attempts = attempts + 1 WHERE id = ?", arguments: [id])
         }
     }
 
     public func completeVerification(userId: String) async throws {
-        try await accountWrite { db in
+        try await accountWrite(userId: userId) { db in
             try db.execute(
                 sql: "UPDATE users SET emailVerified = 1, updatedAt = ? WHERE id = ?",
                 arguments: [Date(), userId]

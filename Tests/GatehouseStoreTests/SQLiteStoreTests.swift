@@ -79,6 +79,46 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         #expect(try await store.userCount() == 1)
     }
 
+    /// A write about one user drops that user's cached credentials and keeps everyone else's:
+    /// a revoked session or a suspended user stops at once; others still cost no read.
+    @Test func aWriteDropsOnlyItsUsersCachedCredentials() async throws {
+        let store = try await makeStore()
+        let (ada, bob) = (makeUser("ada@example.com"), makeUser("bob@example.com"))
+        try await store.insertUser(ada)
+        try await store.insertUser(bob)
+        let now = Date()
+        func session(_ user: User, _ hash: String) -> Session {
+            Session(
+                userId: user.id,
+                tokenHash: hash,
+                createdAt: now,
+                lastSeenAt: now,
+                expiresAt: now.addingTimeInterval(600),
+                ip: nil,
+                userAgent: nil
+            )
+        }
+        let adaSession = session(ada, "ada-1")
+        try await store.insertSession(adaSession, keepAtMost: 20)
+        try await store.insertSession(session(ada, "ada-2"), keepAtMost: 20)
+        try await store.insertSession(session(bob, "bob-1"), keepAtMost: 20)
+        for hash in ["ada-1", "ada-2", "bob-1"] { #expect(try await store.session(tokenHash: hash, now: now) != nil) }
+        #expect(store.sessionCache.lookup("bob-1") != nil)
+
+        #expect(try await store.deleteSession(id: adaSession.id, userId: ada.id, audit: []))
+        #expect(store.sessionCache.lookup("ada-2") == nil)
+        #expect(store.sessionCache.lookup("bob-1") != nil)  // Bob's entry stays
+        #expect(try await store.session(tokenHash: "ada-1", now: now) == nil)
+        #expect(try await store.session(tokenHash: "ada-2", now: now) != nil)
+
+        var suspended = bob
+        suspended.suspended = true
+        try await store.updateUser(suspended)
+        #expect(store.sessionCache.lookup("bob-1") == nil)
+        #expect(store.sessionCache.lookup("ada-2") != nil)  // Ada's entry stays
+        #expect(try await store.session(tokenHash: "bob-1", now: now)?.1.suspended == true)
+    }
+
     @Test func sessionsAreFoundByHashUntilTheyExpire() async throws {
         let store = try await makeStore()
         let user = makeUser()

@@ -80,7 +80,7 @@ public protocol CredentialStore: Sendable {
     /// The unexpired key with this hash, and its user.
     func apiKey(keyHash: String, now: Date) async throws -> (APIKey, User)?
     /// Records a use of the key (coalesced by the caller).
-    func touchAPIKey(id: String, at: Date) async throws
+    func touchAPIKey(id: String, userId: String, at: Date) async throws
 
     /// Inserts an SSH key; throws `StoreError.duplicate(field: "fingerprint")` when the user
     /// already has it, or (with `uniqueAcrossUsers`) anyone has. The owner's notice is queued in

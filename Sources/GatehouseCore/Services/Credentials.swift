@@ -108,7 +108,7 @@ public struct Credentials: Sendable {
         }
         if key.lastUsedAt.map({ now.timeIntervalSince($0) >= Self.touchInterval }) ?? true {
             key.lastUsedAt = now
-            try await core.store.touchAPIKey(id: key.id, at: now)
+            try await core.store.touchAPIKey(id: key.id, userId: key.userId, at: now)
         }
         return (key, user)
     }

@@ -75,7 +75,12 @@ public struct Sessions: Sendable {
         if now.timeIntervalSince(session.lastSeenAt) >= settings.touchInterval {
             session.lastSeenAt = now
             session.expiresAt = now.addingTimeInterval(settings.lifetime)
-            try await store.touchSession(id: session.id, lastSeenAt: session.lastSeenAt, expiresAt: session.expiresAt)
+            try await store.touchSession(
+                id: session.id,
+                userId: session.userId,
+                lastSeenAt: session.lastSeenAt,
+                expiresAt: session.expiresAt
+            )
         }
         return (session, user)
     }

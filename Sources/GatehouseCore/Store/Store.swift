@@ -39,7 +39,7 @@ public protocol SessionStore: Sendable {
     /// The unexpired session with this token hash, and its user.
     func session(tokenHash: String, now: Date) async throws -> (Session, User)?
     /// Slides a session's expiry.
-    func touchSession(id: String, lastSeenAt: Date, expiresAt: Date) async throws
+    func touchSession(id: String, userId: String, lastSeenAt: Date, expiresAt: Date) async throws
     func sessions(userId: String, now: Date) async throws -> [Session]
     /// Deletes one session of a user; false when there was none.
     @discardableResult func deleteSession(id: String, userId: String, audit: [AuditEvent]) async throws -> Bool

@@ -152,7 +152,7 @@ let package = Package(
         .testTarget(
             name: "GatehouseHostTests",
             dependencies: [
-                "GatehouseHost", "StandardModules", "Policies", "Mailers", "TestSupport",
+                "GatehouseHost", "GatehouseStore", "StandardModules", "Policies", "Mailers", "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

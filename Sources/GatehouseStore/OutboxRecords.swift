@@ -136,6 +136,8 @@ extension SQLiteStore {
         try await pool.read { db in try OutboxRecord.fetchOne(db, key: id)?.mail }
     }
 
+    /// Every mail in the outbox, oldest first: what tests and tools look at (the server itself
+    /// only claims due mail).
     public func outboxMails() async throws -> [OutboxMail] {
         try await pool.read { db in
             try OutboxRecord.order(Column("createdAt"), Column("id")).fetchAll(db).map { try $0.mail }

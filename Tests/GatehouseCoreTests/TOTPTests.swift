@@ -11,13 +11,13 @@ import Testing
     ])
     func base32MatchesTheRFCVectors(plain: String, encoded: String) {
         #expect(Base32.encode(Array(plain.utf8)) == encoded)
-        #expect(Base32.decode(encoded) == Array(plain.utf8))
-        #expect(Base32.decode(encoded.lowercased() + "======") == Array(plain.utf8))
+        #expect(Base32Decoding.decode(encoded) == Array(plain.utf8))
+        #expect(Base32Decoding.decode(encoded.lowercased() + "======") == Array(plain.utf8))
     }
 
     @Test func base32RefusesOtherCharacters() {
-        #expect(Base32.decode("MZXW1") == nil)
-        #expect(Base32.decode("MZ!W6") == nil)
+        #expect(Base32Decoding.decode("MZXW1") == nil)
+        #expect(Base32Decoding.decode("MZ!W6") == nil)
     }
 
     /// RFC 6238 Appendix B, SHA-1 rows (8 digits), secret "12345678901234567890".

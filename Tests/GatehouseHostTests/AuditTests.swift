@@ -115,7 +115,7 @@ import Testing
         let ada = try await server.createUser("ada@example.com")
         try await server.core.accounts.requestPasswordReset(email: "ada@example.com")
         // The token only travels by mail; take it from the queued message.
-        let mail = try #require(try await server.core.store.outboxMails().first)
+        let mail = try #require(try await server.outboxMails().first)
         let token = String(try #require(mail.text.components(separatedBy: "token=").last?.prefix { !$0.isWhitespace }))
         let reset = try await server.client.post(
             "/api/auth/password/reset",

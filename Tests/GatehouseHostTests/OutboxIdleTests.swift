@@ -31,7 +31,7 @@ import Testing
             MailMessage(to: "ada@example.test", subject: "Hello", text: "1", html: "<p>1</p>")
         ])
         let deadline = Date().addingTimeInterval(10)
-        while try await server.core.store.outboxMails().first?.lastError == nil, Date() < deadline {
+        while try await server.outboxMails().first?.lastError == nil, Date() < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
         let before = server.host.outboxActivity.claims
@@ -39,7 +39,7 @@ import Testing
         let claims = server.host.outboxActivity.claims - before
         #expect(claims <= lanes * 5, "\(claims) claims by \(lanes) lanes in 4 s")
         #expect(claims >= lanes, "each lane polls")
-        let mail = try #require(try await server.core.store.outboxMails().first)
+        let mail = try #require(try await server.outboxMails().first)
         #expect(mail.attempts == 1 && mail.status == .pending)
     }
 }

@@ -68,7 +68,7 @@ import Testing
         let unknown = try await server.client.post("/api/auth/password/forgot", #"{"email":"nobody@example.com"}"#)
         #expect(unknown.status == 200)
         #expect(unknown.body == #"{"success":true}"#)
-        #expect(try await server.core.store.outboxMails().isEmpty)
+        #expect(try await server.outboxMails().isEmpty)
         let bogus = try await server.client.post(
             "/api/auth/password/reset",
             #"{"token":"bogus","password":"N3w!password"}"#

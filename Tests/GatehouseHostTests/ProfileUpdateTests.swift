@@ -114,7 +114,7 @@ import Testing
         // This session stays; every other ends; the notice is queued.
         #expect(try await server.client.get("/api/users/me", bearer: token).status == 200)
         #expect(try await server.client.get("/api/users/me", bearer: other).status == 401)
-        #expect(try await server.core.store.outboxMails().contains { $0.subject.contains("password was changed") })
+        #expect(try await server.outboxMails().contains { $0.subject.contains("password was changed") })
         #expect(try await server.client.login("ada@new.example", "N3w!password").isEmpty == false)
     }
 

@@ -81,7 +81,7 @@ func registration(_ changes: [String: JSONValue?] = [:]) -> String {
         let second = try #require(try await server.core.store.verification(userId: userId))
         #expect(second.id != first.id)
         // Two verification mails are queued, each in the transaction that made its token.
-        #expect(try await server.core.store.outboxMails().filter { $0.to == "new@example.com" }.count == 2)
+        #expect(try await server.outboxMails().filter { $0.to == "new@example.com" }.count == 2)
         // Tokens are stored hashed only; the old one is gone.
         #expect(try await server.core.store.verification(tokenHash: first.tokenHash) == nil)
         #expect(try await server.client.post("/api/auth/verify-email/resend").status == 401)
@@ -233,6 +233,6 @@ func registration(_ changes: [String: JSONValue?] = [:]) -> String {
         #expect(statuses.count == 200)
         #expect(statuses.allSatisfy { $0 == 201 })
         #expect(try await server.core.store.userCount() == 200)
-        #expect(try await server.core.store.outboxMails().count == 200)
+        #expect(try await server.outboxMails().count == 200)
     }
 }

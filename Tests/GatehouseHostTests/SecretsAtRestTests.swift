@@ -43,10 +43,10 @@ import Testing
         )
         // The log provider delivers the queued mails; their bodies (with link tokens) are then dropped.
         let deadline = Date().addingTimeInterval(10)
-        while try await server.core.store.outboxMails().contains(where: { $0.status != .sent }), Date() < deadline {
+        while try await server.outboxMails().contains(where: { $0.status != .sent }), Date() < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }
-        let mails = try await server.core.store.outboxMails()
+        let mails = try await server.outboxMails()
         // The verification mail, the new-key notice and the two-factor-off notice.
         #expect(mails.count == 3 && mails.allSatisfy { $0.status == .sent && $0.text.isEmpty && $0.html.isEmpty })
 
@@ -56,7 +56,10 @@ import Testing
         for secret in secrets {
             #expect(bytes.range(of: Data(secret.utf8)) == nil, "found \(secret) in the database")
         }
-        #expect(bytes.range(of: Data(try #require(Base32.decode(totpSecret)))) == nil, "found the raw TOTP secret")
+        #expect(
+            bytes.range(of: Data(try #require(Base32Decoding.decode(totpSecret)))) == nil,
+            "found the raw TOTP secret"
+        )
         // What is there instead: the hashes.
         #expect(bytes.range(of: Data(Secrets.sha256Hex(token).utf8)) != nil)
         #expect(bytes.range(of: Data(Secrets.sha256Hex(apiKey).utf8)) != nil)

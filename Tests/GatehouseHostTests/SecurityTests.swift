@@ -15,7 +15,7 @@ import Testing
     }
 
     func mails(_ server: TestServer, to address: String) async throws -> [OutboxMail] {
-        try await server.core.store.outboxMails().filter { $0.to == address }
+        try await server.outboxMails().filter { $0.to == address }
     }
 
     // MARK: 1. One role hierarchy

@@ -42,6 +42,6 @@ import Testing
         defer { Task { await server.stop() } }
         try await server.createUser("ada@example.com")
         #expect(try await login(server, agent: "Firefox/140").status == 200)
-        #expect(try await server.core.store.outboxMails().isEmpty)
+        #expect(try await server.outboxMails().isEmpty)
     }
 }

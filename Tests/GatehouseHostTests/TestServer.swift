@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehouseStore
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -57,6 +58,12 @@ final class TestServer: Sendable {
     }
 
     var core: Core { host.core }
+
+    /// Every mail in the outbox, oldest first.
+    func outboxMails() async throws -> [OutboxMail] {
+        guard let store = core.store as? SQLiteStore else { throw TestFailure("the store is not SQLite") }
+        return try await store.outboxMails()
+    }
 
     /// Creates a user straight through the core (the CLI's path); returns it.
     @discardableResult

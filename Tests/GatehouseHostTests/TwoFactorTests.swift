@@ -50,7 +50,7 @@ func enableTwoFactor(_ server: TestServer, session: String, password: String = T
         #expect(setup.status == 200)
         #expect(setup.json?.objectKeys == ["otpauthUrl", "secret"])
         let secret = try #require(setup.json?["secret"]?.stringValue)
-        #expect(secret.count == 32 && Base32.decode(secret)?.count == 20)
+        #expect(secret.count == 32 && Base32Decoding.decode(secret)?.count == 20)
         #expect(
             setup.json?["otpauthUrl"]?.stringValue
                 == "otpauth://totp/Gatehouse:ada@example.com?secret=\(secret)&issuer=Gatehouse&algorithm=SHA1&digits=6&period=30"

@@ -20,23 +20,6 @@ public enum Base32 {
         if bits > 0 { output.append(alphabet[(buffer << (5 - bits)) & 31]) }
         return String(decoding: output, as: UTF8.self)
     }
-
-    /// Decodes, ignoring case, spaces and `=` padding; nil for any other character.
-    public static func decode(_ text: String) -> [UInt8]? {
-        var output: [UInt8] = []
-        var buffer = 0
-        var bits = 0
-        for character in text.uppercased().utf8 where character != UInt8(ascii: " ") && character != UInt8(ascii: "=") {
-            guard let value = alphabet.firstIndex(of: character) else { return nil }
-            buffer = ((buffer << 5) | value) & 0xFFFF
-            bits += 5
-            if bits >= 8 {
-                output.append(UInt8((buffer >> (bits - 8)) & 0xFF))
-                bits -= 8
-            }
-        }
-        return output
-    }
 }
 
 /// Time-based one-time passwords (RFC 6238 over RFC 4226): HMAC-SHA-1, 6 digits, 30-second

@@ -86,7 +86,6 @@ public protocol OutboxStore: Sendable {
     /// When the next pending mail is due, if any.
     func nextMailDue() async throws -> Date?
     func outboxMail(id: String) async throws -> OutboxMail?
-    func outboxMails() async throws -> [OutboxMail]
 }
 
 /// Wakes the outbox worker when a mail is queued, instead of waiting for its next poll.

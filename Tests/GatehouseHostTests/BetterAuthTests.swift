@@ -12,194 +12,195 @@ import Testing
 /// GET /api/auth/get-session; `signOut()` posts `{}` to /api/auth/sign-out.
 @Suite(.serialized) struct BetterAuthTests {
     @Test func signUpSignInGetSessionAndSignOut() async throws {
-        let server = try await TestServer()
-        defer { Task { await server.stop() } }
+        try await TestServer.run { server in
 
-        let signUp = try await server.client.post(
-            "/api/auth/sign-up/email",
-            #"{"name":"Jane Doe","email":"Jane@Example.com","password":"Str0ng!pass"}"#
-        )
-        #expect(signUp.status == 200, "\(signUp)")
-        #expect(signUp.json?.objectKeys == ["token", "user"])
-        let user = try #require(signUp.json?["user"])
-        #expect(user.objectKeys == ["createdAt", "email", "emailVerified", "id", "image", "name", "updatedAt"])
-        #expect(user["email"] == "jane@example.com" && user["name"] == "Jane Doe" && user["emailVerified"] == false)
-        let signUpToken = try #require(signUp.json?["token"]?.stringValue)
-        #expect(signUp.cookie("better-auth.session_token") == signUpToken)
-        #expect(signUp.cookie("gatehouse_session") == signUpToken)
-        // The same account on the other surfaces.
-        let id = try #require(user["id"]?.stringValue)
-        let profile = try await server.client.get("/api/users/me", bearer: signUpToken)
-        #expect(profile.json?["id"]?.stringValue == id && profile.json?["firstName"] == "Jane")
-        #expect(try await server.client.get("/api/account/me", bearer: signUpToken).json?["name"] == "Jane Doe")
+            let signUp = try await server.client.post(
+                "/api/auth/sign-up/email",
+                #"{"name":"Jane Doe","email":"Jane@Example.com","password":"Str0ng!pass"}"#
+            )
+            #expect(signUp.status == 200, "\(signUp)")
+            #expect(signUp.json?.objectKeys == ["token", "user"])
+            let user = try #require(signUp.json?["user"])
+            #expect(user.objectKeys == ["createdAt", "email", "emailVerified", "id", "image", "name", "updatedAt"])
+            #expect(user["email"] == "jane@example.com" && user["name"] == "Jane Doe" && user["emailVerified"] == false)
+            let signUpToken = try #require(signUp.json?["token"]?.stringValue)
+            #expect(signUp.cookie("better-auth.session_token") == signUpToken)
+            #expect(signUp.cookie("gatehouse_session") == signUpToken)
+            // The same account on the other surfaces.
+            let id = try #require(user["id"]?.stringValue)
+            let profile = try await server.client.get("/api/users/me", bearer: signUpToken)
+            #expect(profile.json?["id"]?.stringValue == id && profile.json?["firstName"] == "Jane")
+            #expect(try await server.client.get("/api/account/me", bearer: signUpToken).json?["name"] == "Jane Doe")
 
-        let taken = try await server.client.post(
-            "/api/auth/sign-up/email",
-            #"{"name":"Jane","email":"jane@example.com","password":"Str0ng!pass"}"#
-        )
-        #expect(taken.status == 422)
-        #expect(
-            taken.body
-                == #"{"code":"USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL","message":"User already exists. Use another email."}"#
-        )
-        let short = try await server.client.post(
-            "/api/auth/sign-up/email",
-            #"{"name":"Kim","email":"kim@example.com","password":"Sh0rt!"}"#
-        )
-        #expect(short.status == 400)
-        #expect(short.body == #"{"code":"PASSWORD_TOO_SHORT","message":"Password too short"}"#)
-        let badEmail = try await server.client.post(
-            "/api/auth/sign-up/email",
-            #"{"name":"Kim","email":"kim","password":"Str0ng!pass"}"#
-        )
-        #expect(badEmail.body == #"{"code":"INVALID_EMAIL","message":"Invalid email"}"#)
+            let taken = try await server.client.post(
+                "/api/auth/sign-up/email",
+                #"{"name":"Jane","email":"jane@example.com","password":"Str0ng!pass"}"#
+            )
+            #expect(taken.status == 422)
+            #expect(
+                taken.body
+                    == #"{"code":"USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL","message":"User already exists. Use another email."}"#
+            )
+            let short = try await server.client.post(
+                "/api/auth/sign-up/email",
+                #"{"name":"Kim","email":"kim@example.com","password":"Sh0rt!"}"#
+            )
+            #expect(short.status == 400)
+            #expect(short.body == #"{"code":"PASSWORD_TOO_SHORT","message":"Password too short"}"#)
+            let badEmail = try await server.client.post(
+                "/api/auth/sign-up/email",
+                #"{"name":"Kim","email":"kim","password":"Str0ng!pass"}"#
+            )
+            #expect(badEmail.body == #"{"code":"INVALID_EMAIL","message":"Invalid email"}"#)
 
-        // Sign in: Better Auth's answer, our session.
-        let signIn = try await server.client.post(
-            "/api/auth/sign-in/email",
-            #"{"email":"jane@example.com","password":"Str0ng!pass","rememberMe":true}"#
-        )
-        #expect(signIn.status == 200)
-        #expect(signIn.json?.objectKeys == ["redirect", "token", "user"])
-        #expect(signIn.json?["redirect"] == false)
-        let token = try #require(signIn.json?["token"]?.stringValue)
-        #expect(
-            signIn.headers("Set-Cookie").contains {
-                $0.hasPrefix("better-auth.session_token=") && $0.contains("Max-Age=604800")
-            }
-        )
+            // Sign in: Better Auth's answer, our session.
+            let signIn = try await server.client.post(
+                "/api/auth/sign-in/email",
+                #"{"email":"jane@example.com","password":"Str0ng!pass","rememberMe":true}"#
+            )
+            #expect(signIn.status == 200)
+            #expect(signIn.json?.objectKeys == ["redirect", "token", "user"])
+            #expect(signIn.json?["redirect"] == false)
+            let token = try #require(signIn.json?["token"]?.stringValue)
+            #expect(
+                signIn.headers("Set-Cookie").contains {
+                    $0.hasPrefix("better-auth.session_token=") && $0.contains("Max-Age=604800")
+                }
+            )
 
-        // get-session by Better Auth's cookie, by Bearer, and without credentials.
-        let session = try await server.client.get(
-            "/api/auth/get-session",
-            headers: [("Cookie", "better-auth.session_token=\(token).c2lnbmF0dXJl")]
-        )
-        #expect(session.status == 200)
-        #expect(session.json?.objectKeys == ["session", "user"])
-        #expect(session.json?["session"]?["userId"]?.stringValue == id)
-        #expect(session.json?["user"]?["email"] == "jane@example.com")
-        #expect(!session.body.contains(token))
-        #expect(
-            try await server.client.get("/api/auth/get-session", bearer: token).json?["user"]?["id"]?.stringValue == id
-        )
-        let anonymous = try await server.client.get("/api/auth/get-session")
-        #expect(anonymous.status == 200 && anonymous.body == "null")
+            // get-session by Better Auth's cookie, by Bearer, and without credentials.
+            let session = try await server.client.get(
+                "/api/auth/get-session",
+                headers: [("Cookie", "better-auth.session_token=\(token).c2lnbmF0dXJl")]
+            )
+            #expect(session.status == 200)
+            #expect(session.json?.objectKeys == ["session", "user"])
+            #expect(session.json?["session"]?["userId"]?.stringValue == id)
+            #expect(session.json?["user"]?["email"] == "jane@example.com")
+            #expect(!session.body.contains(token))
+            #expect(
+                try await server.client.get("/api/auth/get-session", bearer: token).json?["user"]?["id"]?.stringValue
+                    == id
+            )
+            let anonymous = try await server.client.get("/api/auth/get-session")
+            #expect(anonymous.status == 200 && anonymous.body == "null")
 
-        let wrong = try await server.client.post(
-            "/api/auth/sign-in/email",
-            #"{"email":"jane@example.com","password":"Wr0ng!pass"}"#
-        )
-        #expect(wrong.status == 401)
-        #expect(wrong.body == #"{"code":"INVALID_EMAIL_OR_PASSWORD","message":"Invalid email or password"}"#)
-        let unknown = try await server.client.post(
-            "/api/auth/sign-in/email",
-            #"{"email":"nobody@example.com","password":"Wr0ng!pass"}"#
-        )
-        #expect(unknown.body == wrong.body)
+            let wrong = try await server.client.post(
+                "/api/auth/sign-in/email",
+                #"{"email":"jane@example.com","password":"Wr0ng!pass"}"#
+            )
+            #expect(wrong.status == 401)
+            #expect(wrong.body == #"{"code":"INVALID_EMAIL_OR_PASSWORD","message":"Invalid email or password"}"#)
+            let unknown = try await server.client.post(
+                "/api/auth/sign-in/email",
+                #"{"email":"nobody@example.com","password":"Wr0ng!pass"}"#
+            )
+            #expect(unknown.body == wrong.body)
 
-        // Sign out ends the session and clears both cookies.
-        let out = try await server.client.post(
-            "/api/auth/sign-out",
-            "{}",
-            headers: [("Cookie", "better-auth.session_token=\(token)")]
-        )
-        #expect(out.body == #"{"success":true}"#)
-        #expect(out.headers("Set-Cookie").filter { $0.contains("Max-Age=0") }.count == 2)
-        #expect(try await server.client.get("/api/auth/get-session", bearer: token).body == "null")
-        #expect(try await server.client.get("/api/users/me", bearer: token).status == 401)
+            // Sign out ends the session and clears both cookies.
+            let out = try await server.client.post(
+                "/api/auth/sign-out",
+                "{}",
+                headers: [("Cookie", "better-auth.session_token=\(token)")]
+            )
+            #expect(out.body == #"{"success":true}"#)
+            #expect(out.headers("Set-Cookie").filter { $0.contains("Max-Age=0") }.count == 2)
+            #expect(try await server.client.get("/api/auth/get-session", bearer: token).body == "null")
+            #expect(try await server.client.get("/api/users/me", bearer: token).status == 401)
+        }
     }
 
     @Test func rememberMeFalseGivesABrowserSessionCookie() async throws {
-        let server = try await TestServer()
-        defer { Task { await server.stop() } }
-        try await server.createUser("ada@example.com")
-        let reply = try await server.client.post(
-            "/api/auth/sign-in/email",
-            #"{"email":"ada@example.com","password":"\#(TestServer.password)","rememberMe":false}"#
-        )
-        #expect(reply.status == 200)
-        let cookie = try #require(reply.headers("Set-Cookie").first { $0.hasPrefix("better-auth.session_token=") })
-        #expect(!cookie.contains("Max-Age") && !cookie.contains("Expires"))
-        #expect(cookie.contains("HttpOnly"))
+        try await TestServer.run { server in
+            try await server.createUser("ada@example.com")
+            let reply = try await server.client.post(
+                "/api/auth/sign-in/email",
+                #"{"email":"ada@example.com","password":"\#(TestServer.password)","rememberMe":false}"#
+            )
+            #expect(reply.status == 200)
+            let cookie = try #require(reply.headers("Set-Cookie").first { $0.hasPrefix("better-auth.session_token=") })
+            #expect(!cookie.contains("Max-Age") && !cookie.contains("Expires"))
+            #expect(cookie.contains("HttpOnly"))
+        }
     }
 
     @Test func theSamePoliciesApply() async throws {
-        let server = try await TestServer(yaml: "features:\n  registration: false\n")
-        defer { Task { await server.stop() } }
-        let off = try await server.client.post(
-            "/api/auth/sign-up/email",
-            #"{"name":"Kim","email":"kim@example.com","password":"Str0ng!pass"}"#
-        )
-        #expect(off.status == 503)
-        #expect(off.body == #"{"code":"SERVICE_UNAVAILABLE","message":"Registration is currently disabled"}"#)
-
-        // Registration on, sign-in off: the account is made, without a session.
-        try server.writeConfig("features:\n  login: false\n")
-        try await server.host.reload()
-        let noLogin = try await server.client.post(
-            "/api/auth/sign-up/email",
-            #"{"name":"Kim","email":"kim@example.com","password":"Str0ng!pass"}"#
-        )
-        #expect(noLogin.status == 200)
-        #expect(noLogin.json?["token"] == .null && noLogin.cookie("better-auth.session_token") == nil)
-        #expect(try await server.core.store.user(email: "kim@example.com") != nil)
-        try server.writeConfig("")
-        try await server.host.reload()
-
-        // Lockout after five failures, with Retry-After.
-        try await server.createUser("ada@example.com")
-        for _ in 0..<5 {
-            _ = try await server.client.post(
-                "/api/auth/sign-in/email",
-                #"{"email":"ada@example.com","password":"Wr0ng!pass"}"#
+        try await TestServer.run(yaml: "features:\n  registration: false\n") { server in
+            let off = try await server.client.post(
+                "/api/auth/sign-up/email",
+                #"{"name":"Kim","email":"kim@example.com","password":"Str0ng!pass"}"#
             )
-        }
-        let locked = try await server.client.post(
-            "/api/auth/sign-in/email",
-            #"{"email":"ada@example.com","password":"\#(TestServer.password)"}"#
-        )
-        #expect(locked.status == 429)
-        #expect(locked.json?["code"] == "TOO_MANY_REQUESTS")
-        #expect(locked.header("Retry-After") != nil)
+            #expect(off.status == 503)
+            #expect(off.body == #"{"code":"SERVICE_UNAVAILABLE","message":"Registration is currently disabled"}"#)
 
-        // Bad bodies: 400, never 5xx.
-        for body in ["{}", #"{"email":5,"password":"x"}"#, "nope", #"{"email":"a@b.co"}"#] {
-            let reply = try await server.client.post("/api/auth/sign-in/email", body)
-            #expect(reply.status == 400, "\(body) → \(reply)")
+            // Registration on, sign-in off: the account is made, without a session.
+            try server.writeConfig("features:\n  login: false\n")
+            try await server.host.reload()
+            let noLogin = try await server.client.post(
+                "/api/auth/sign-up/email",
+                #"{"name":"Kim","email":"kim@example.com","password":"Str0ng!pass"}"#
+            )
+            #expect(noLogin.status == 200)
+            #expect(noLogin.json?["token"] == .null && noLogin.cookie("better-auth.session_token") == nil)
+            #expect(try await server.core.store.user(email: "kim@example.com") != nil)
+            try server.writeConfig("")
+            try await server.host.reload()
+
+            // Lockout after five failures, with Retry-After.
+            try await server.createUser("ada@example.com")
+            for _ in 0..<5 {
+                _ = try await server.client.post(
+                    "/api/auth/sign-in/email",
+                    #"{"email":"ada@example.com","password":"Wr0ng!pass"}"#
+                )
+            }
+            let locked = try await server.client.post(
+                "/api/auth/sign-in/email",
+                #"{"email":"ada@example.com","password":"\#(TestServer.password)"}"#
+            )
+            #expect(locked.status == 429)
+            #expect(locked.json?["code"] == "TOO_MANY_REQUESTS")
+            #expect(locked.header("Retry-After") != nil)
+
+            // Bad bodies: 400, never 5xx.
+            for body in ["{}", #"{"email":5,"password":"x"}"#, "nope", #"{"email":"a@b.co"}"#] {
+                let reply = try await server.client.post("/api/auth/sign-in/email", body)
+                #expect(reply.status == 400, "\(body) → \(reply)")
+            }
         }
     }
 
     @Test func twoFactorAnswersAsBetterAuthsPluginDoes() async throws {
-        let server = try await TestServer()
-        defer { Task { await server.stop() } }
-        try await server.createUser("ada@example.com")
-        let session = try await server.client.login("ada@example.com", TestServer.password)
-        let (secret, _, at) = try await enableTwoFactor(server, session: session)
+        try await TestServer.run { server in
+            try await server.createUser("ada@example.com")
+            let session = try await server.client.login("ada@example.com", TestServer.password)
+            let (secret, _, at) = try await enableTwoFactor(server, session: session)
 
-        let first = try await server.client.post(
-            "/api/auth/sign-in/email",
-            #"{"email":"ada@example.com","password":"\#(TestServer.password)"}"#
-        )
-        #expect(first.status == 200)
-        #expect(first.body == #"{"twoFactorRedirect":true}"#)
-        #expect(first.cookie("better-auth.session_token") == nil)
-        let pending = try #require(first.cookie("better-auth.two_factor"))
+            let first = try await server.client.post(
+                "/api/auth/sign-in/email",
+                #"{"email":"ada@example.com","password":"\#(TestServer.password)"}"#
+            )
+            #expect(first.status == 200)
+            #expect(first.body == #"{"twoFactorRedirect":true}"#)
+            #expect(first.cookie("better-auth.session_token") == nil)
+            let pending = try #require(first.cookie("better-auth.two_factor"))
 
-        let code = try Oathtool.totp(secret: secret, at: at.addingTimeInterval(30))
-        let verified = try await server.client.post(
-            "/api/auth/two-factor/verify-totp",
-            #"{"code":"\#(code)"}"#,
-            headers: [("Cookie", "better-auth.two_factor=\(pending)")]
-        )
-        #expect(verified.status == 200, "\(verified)")
-        #expect(verified.json?.objectKeys == ["token", "user"])
-        let token = try #require(verified.json?["token"]?.stringValue)
-        #expect(
-            try await server.client.get("/api/auth/get-session", bearer: token).json?["user"]?["email"]
-                == "ada@example.com"
-        )
-        let noCookie = try await server.client.post("/api/auth/two-factor/verify-totp", #"{"code":"123456"}"#)
-        #expect(noCookie.status == 401)
-        #expect(noCookie.json?["code"] == "UNAUTHORIZED")
+            let code = try Oathtool.totp(secret: secret, at: at.addingTimeInterval(30))
+            let verified = try await server.client.post(
+                "/api/auth/two-factor/verify-totp",
+                #"{"code":"\#(code)"}"#,
+                headers: [("Cookie", "better-auth.two_factor=\(pending)")]
+            )
+            #expect(verified.status == 200, "\(verified)")
+            #expect(verified.json?.objectKeys == ["token", "user"])
+            let token = try #require(verified.json?["token"]?.stringValue)
+            #expect(
+                try await server.client.get("/api/auth/get-session", bearer: token).json?["user"]?["email"]
+                    == "ada@example.com"
+            )
+            let noCookie = try await server.client.post("/api/auth/two-factor/verify-totp", #"{"code":"123456"}"#)
+            #expect(noCookie.status == 401)
+            #expect(noCookie.json?["code"] == "UNAUTHORIZED")
+        }
     }
 }

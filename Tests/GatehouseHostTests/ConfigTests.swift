@@ -175,31 +175,31 @@ func refusedPaths(_ yaml: String?, environment: [String: String] = [:]) async ->
 
 @Suite struct ReloadTests {
     @Test func aValidConfigIsSwappedInWholeAndABadOneKeepsTheOld() async throws {
-        let server = try await TestServer(yaml: "features:\n  login: true\n")
-        defer { Task { await server.stop() } }
-        try await server.createUser("ada@example.com")
-        let body = #"{"email":"ada@example.com","password":"\#(TestServer.password)"}"#
-        #expect(try await server.client.post("/api/auth/login", body).status == 200)
+        try await TestServer.run(yaml: "features:\n  login: true\n") { server in
+            try await server.createUser("ada@example.com")
+            let body = #"{"email":"ada@example.com","password":"\#(TestServer.password)"}"#
+            #expect(try await server.client.post("/api/auth/login", body).status == 200)
 
-        try server.writeConfig("features:\n  login: false\nsessions:\n  maxPerUser: 5\n")
-        try await server.host.reload()
-        let refused = try await server.client.post("/api/auth/login", body)
-        #expect(refused.status == 503)
-        #expect(refused.body == #"{"error":"Login is currently disabled"}"#)
-        #expect(server.core.settings.sessions.maxPerUser == 5)
+            try server.writeConfig("features:\n  login: false\nsessions:\n  maxPerUser: 5\n")
+            try await server.host.reload()
+            let refused = try await server.client.post("/api/auth/login", body)
+            #expect(refused.status == 503)
+            #expect(refused.body == #"{"error":"Login is currently disabled"}"#)
+            #expect(server.core.settings.sessions.maxPerUser == 5)
 
-        // Broken YAML: refused, and login stays off under the config in force.
-        try server.writeConfig("features:\n  login: [\n")
-        await #expect(throws: ConfigRefused.self) { try await server.host.reload() }
-        #expect(try await server.client.post("/api/auth/login", body).status == 503)
+            // Broken YAML: refused, and login stays off under the config in force.
+            try server.writeConfig("features:\n  login: [\n")
+            await #expect(throws: ConfigRefused.self) { try await server.host.reload() }
+            #expect(try await server.client.post("/api/auth/login", body).status == 503)
 
-        // A valid value that needs a restart: refused too, nothing of it applied.
-        try server.writeConfig("features:\n  login: true\npasswordHashing:\n  iterations: 3\n")
-        await #expect(throws: ConfigRefused.self) { try await server.host.reload() }
-        #expect(try await server.client.post("/api/auth/login", body).status == 503)
+            // A valid value that needs a restart: refused too, nothing of it applied.
+            try server.writeConfig("features:\n  login: true\npasswordHashing:\n  iterations: 3\n")
+            await #expect(throws: ConfigRefused.self) { try await server.host.reload() }
+            #expect(try await server.client.post("/api/auth/login", body).status == 503)
 
-        try server.writeConfig("features:\n  login: true\n")
-        try await server.host.reload()
-        #expect(try await server.client.post("/api/auth/login", body).status == 200)
+            try server.writeConfig("features:\n  login: true\n")
+            try await server.host.reload()
+            #expect(try await server.client.post("/api/auth/login", body).status == 200)
+        }
     }
 }

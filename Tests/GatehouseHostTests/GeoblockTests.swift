@@ -37,16 +37,16 @@ import Testing
     }
 
     @Test func theBillingCountryDecidesWhenNothingElseKnows() async throws {
-        let server = try await TestServer(yaml: "policies:\n  geoblock:\n    countries: [KP, ir]\n")
-        defer { Task { await server.stop() } }
-        let blocked = try await register(server, 1, country: "KP")
-        #expect(blocked.status == 403)
-        #expect(blocked.body == Self.refusal)
-        #expect(try await register(server, 2, country: "ir").status == 403)
-        #expect(try await server.core.store.user(email: "geo1@example.com") == nil)
-        #expect(try await register(server, 3, country: "ZA").status == 201)
-        // An invalid country is a validation error, not a pass.
-        #expect(try await register(server, 4, country: "ZZ").status == 400)
+        try await TestServer.run(yaml: "policies:\n  geoblock:\n    countries: [KP, ir]\n") { server in
+            let blocked = try await register(server, 1, country: "KP")
+            #expect(blocked.status == 403)
+            #expect(blocked.body == Self.refusal)
+            #expect(try await register(server, 2, country: "ir").status == 403)
+            #expect(try await server.core.store.user(email: "geo1@example.com") == nil)
+            #expect(try await register(server, 3, country: "ZA").status == 201)
+            // An invalid country is a validation error, not a pass.
+            #expect(try await register(server, 4, country: "ZZ").status == 400)
+        }
     }
 
     @Test func aCountryHeaderIsBelievedOnlyFromATrustedProxy() async throws {

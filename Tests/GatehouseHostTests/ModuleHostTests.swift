@@ -88,35 +88,39 @@ struct CaptureMailer: MailProvider {
         """
 
     @Test func aRouteAPolicyAndAMailProviderFromATestTargetLoadAndWork() async throws {
-        let server = try await TestServer(yaml: yaml, environment: ["CAPTURE_TAG": "run-one"], modules: modules)
-        defer { Task { await server.stop() } }
+        try await TestServer.run(yaml: yaml, environment: ["CAPTURE_TAG": "run-one"], modules: modules) { server in
 
-        // The policy: one domain refused, with its own code and message.
-        let refused = try await server.client.post("/api/users/register", registration(["email": "eve@blocked.test"]))
-        #expect(refused.status == 403)
-        #expect(refused.error == "Registration from blocked.test is not accepted")
+            // The policy: one domain refused, with its own code and message.
+            let refused = try await server.client.post(
+                "/api/users/register",
+                registration(["email": "eve@blocked.test"])
+            )
+            #expect(refused.status == 403)
+            #expect(refused.error == "Registration from blocked.test is not accepted")
 
-        // The mail provider: the verification mail of a registration goes through it, and its
-        // key came from its environment alias.
-        let email = "ada-\(Identifier.make())@example.test"
-        #expect(
-            try await server.client.post("/api/users/register", registration(["email": .string(email)])).status == 201
-        )
-        let deadline = Date().addingTimeInterval(10)
-        while CaptureMailer.received.withLock({ $0[email] == nil }), Date() < deadline {
-            try await Task.sleep(for: .milliseconds(20))
+            // The mail provider: the verification mail of a registration goes through it, and its
+            // key came from its environment alias.
+            let email = "ada-\(Identifier.make())@example.test"
+            #expect(
+                try await server.client.post("/api/users/register", registration(["email": .string(email)])).status
+                    == 201
+            )
+            let deadline = Date().addingTimeInterval(10)
+            while CaptureMailer.received.withLock({ $0[email] == nil }), Date() < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let mails = CaptureMailer.received.withLock { $0[email] ?? [] }
+            #expect(mails.count == 1)
+            #expect(mails.first?.tag == "RUN-ONE")
+            #expect(mails.first?.message.subject.hasPrefix("Confirm your email address") == true)
+
+            // The route: mounted, behind the core's authentication, reading its own section.
+            let token = try await server.client.login(email, "Str0ng!pass")
+            let echo = try await server.client.get("/api/echo", bearer: token)
+            #expect(echo.status == 200)
+            #expect(echo.json == .object([("email", .string(email)), ("greeting", "ahoy")]))
+            #expect(try await server.client.get("/api/echo").status == 401)
         }
-        let mails = CaptureMailer.received.withLock { $0[email] ?? [] }
-        #expect(mails.count == 1)
-        #expect(mails.first?.tag == "RUN-ONE")
-        #expect(mails.first?.message.subject.hasPrefix("Confirm your email address") == true)
-
-        // The route: mounted, behind the core's authentication, reading its own section.
-        let token = try await server.client.login(email, "Str0ng!pass")
-        let echo = try await server.client.get("/api/echo", bearer: token)
-        #expect(echo.status == 200)
-        #expect(echo.json == .object([("email", .string(email)), ("greeting", "ahoy")]))
-        #expect(try await server.client.get("/api/echo").status == 401)
     }
 
     @Test func aModulesFeatureIsSwitchedByItsFlagAndAnUndeclaredOneIsOff() async throws {

@@ -7,80 +7,80 @@ import Testing
 
 @Suite struct RateLimitTests {
     @Test func fiveFailuresLockSignInEvenForTheRightPassword() async throws {
-        let server = try await TestServer()
-        defer { Task { await server.stop() } }
-        try await server.createUser("ada@example.com")
-        let wrong = #"{"email":"ada@example.com","password":"wrong"}"#
-        for _ in 0..<5 {
-            let reply = try await server.client.post("/api/auth/login", wrong)
-            #expect(reply.status == 401)
+        try await TestServer.run { server in
+            try await server.createUser("ada@example.com")
+            let wrong = #"{"email":"ada@example.com","password":"wrong"}"#
+            for _ in 0..<5 {
+                let reply = try await server.client.post("/api/auth/login", wrong)
+                #expect(reply.status == 401)
+            }
+            let locked = try await server.client.post(
+                "/api/auth/login",
+                #"{"email":"ADA@example.com","password":"\#(TestServer.password)"}"#
+            )
+            #expect(locked.status == 429)
+            #expect(locked.error == "Too many failed sign-in attempts, try again later")
+            let retryAfter = try #require(locked.header("Retry-After").flatMap { Int($0) })
+            #expect((1...900).contains(retryAfter))
+            #expect(locked.header("X-RateLimit-Limit") == "5")
+            #expect(locked.header("X-RateLimit-Remaining") == "0")
+            // Another account is not locked.
+            try await server.createUser("bob@example.com")
+            #expect(try await server.client.login("bob@example.com", TestServer.password).isEmpty == false)
         }
-        let locked = try await server.client.post(
-            "/api/auth/login",
-            #"{"email":"ADA@example.com","password":"\#(TestServer.password)"}"#
-        )
-        #expect(locked.status == 429)
-        #expect(locked.error == "Too many failed sign-in attempts, try again later")
-        let retryAfter = try #require(locked.header("Retry-After").flatMap { Int($0) })
-        #expect((1...900).contains(retryAfter))
-        #expect(locked.header("X-RateLimit-Limit") == "5")
-        #expect(locked.header("X-RateLimit-Remaining") == "0")
-        // Another account is not locked.
-        try await server.createUser("bob@example.com")
-        #expect(try await server.client.login("bob@example.com", TestServer.password).isEmpty == false)
     }
 
     @Test func aSuccessfulSignInClearsTheFailures() async throws {
-        let server = try await TestServer()
-        defer { Task { await server.stop() } }
-        try await server.createUser("ada@example.com")
-        let wrong = #"{"email":"ada@example.com","password":"wrong"}"#
-        for _ in 0..<4 { _ = try await server.client.post("/api/auth/login", wrong) }
-        _ = try await server.client.login("ada@example.com", TestServer.password)
-        for _ in 0..<4 { _ = try await server.client.post("/api/auth/login", wrong) }
-        #expect(try await server.client.login("ada@example.com", TestServer.password).isEmpty == false)
+        try await TestServer.run { server in
+            try await server.createUser("ada@example.com")
+            let wrong = #"{"email":"ada@example.com","password":"wrong"}"#
+            for _ in 0..<4 { _ = try await server.client.post("/api/auth/login", wrong) }
+            _ = try await server.client.login("ada@example.com", TestServer.password)
+            for _ in 0..<4 { _ = try await server.client.post("/api/auth/login", wrong) }
+            #expect(try await server.client.login("ada@example.com", TestServer.password).isEmpty == false)
+        }
     }
 
     @Test func registrationsPerAddressAreLimited() async throws {
-        let server = try await TestServer(environment: ["GATEHOUSE_POLICIES_RATE_LIMIT_REGISTER_LIMIT": "2"])
-        defer { Task { await server.stop() } }
-        for i in 0..<2 {
-            let reply = try await server.client.post(
-                "/api/users/register",
-                registration(["email": .string("r\(i)@example.com")])
-            )
-            #expect(reply.status == 201)
+        try await TestServer.run(environment: ["GATEHOUSE_POLICIES_RATE_LIMIT_REGISTER_LIMIT": "2"]) { server in
+            for i in 0..<2 {
+                let reply = try await server.client.post(
+                    "/api/users/register",
+                    registration(["email": .string("r\(i)@example.com")])
+                )
+                #expect(reply.status == 201)
+            }
+            let third = try await server.client.post("/api/users/register", registration(["email": "r9@example.com"]))
+            #expect(third.status == 429)
+            #expect(third.body == #"{"error":"Too many registrations from this address, try again later"}"#)
+            #expect(Int(third.header("Retry-After") ?? "") ?? 0 > 3500)
+            #expect(try await server.core.store.user(email: "r9@example.com") == nil)
         }
-        let third = try await server.client.post("/api/users/register", registration(["email": "r9@example.com"]))
-        #expect(third.status == 429)
-        #expect(third.body == #"{"error":"Too many registrations from this address, try again later"}"#)
-        #expect(Int(third.header("Retry-After") ?? "") ?? 0 > 3500)
-        #expect(try await server.core.store.user(email: "r9@example.com") == nil)
     }
 
     @Test func theGeneralLimitCountsPerCallerAndSaysSo() async throws {
-        let server = try await TestServer(environment: ["GATEHOUSE_POLICIES_RATE_LIMIT_GENERAL_LIMIT": "3"])
-        defer { Task { await server.stop() } }
-        try await server.createUser("ada@example.com")
-        // Login is one anonymous request from 127.0.0.1.
-        let token = try await server.client.login("ada@example.com", TestServer.password)
-        var remaining: [String] = []
-        for _ in 0..<3 {
-            let reply = try await server.client.get("/api/users/me", bearer: token)
-            #expect(reply.status == 200)
-            #expect(reply.header("X-RateLimit-Limit") == "3")
-            remaining.append(reply.header("X-RateLimit-Remaining") ?? "?")
+        try await TestServer.run(environment: ["GATEHOUSE_POLICIES_RATE_LIMIT_GENERAL_LIMIT": "3"]) { server in
+            try await server.createUser("ada@example.com")
+            // Login is one anonymous request from 127.0.0.1.
+            let token = try await server.client.login("ada@example.com", TestServer.password)
+            var remaining: [String] = []
+            for _ in 0..<3 {
+                let reply = try await server.client.get("/api/users/me", bearer: token)
+                #expect(reply.status == 200)
+                #expect(reply.header("X-RateLimit-Limit") == "3")
+                remaining.append(reply.header("X-RateLimit-Remaining") ?? "?")
+            }
+            #expect(remaining == ["2", "1", "0"])
+            let limited = try await server.client.get("/api/users/me", bearer: token)
+            #expect(limited.status == 429)
+            #expect(limited.body == #"{"error":"Too many requests, slow down"}"#)
+            #expect(limited.header("Retry-After") != nil)
+            // Anonymous callers have their own budget (one used by the login); errors carry the headers too.
+            let anonymous = try await server.client.get("/api/users/me")
+            #expect(anonymous.status == 401)
+            #expect(anonymous.header("X-RateLimit-Remaining") == "1")
+            // Health checks are not counted.
+            for _ in 0..<5 { #expect(try await server.client.get("/health").status == 200) }
         }
-        #expect(remaining == ["2", "1", "0"])
-        let limited = try await server.client.get("/api/users/me", bearer: token)
-        #expect(limited.status == 429)
-        #expect(limited.body == #"{"error":"Too many requests, slow down"}"#)
-        #expect(limited.header("Retry-After") != nil)
-        // Anonymous callers have their own budget (one used by the login); errors carry the headers too.
-        let anonymous = try await server.client.get("/api/users/me")
-        #expect(anonymous.status == 401)
-        #expect(anonymous.header("X-RateLimit-Remaining") == "1")
-        // Health checks are not counted.
-        for _ in 0..<5 { #expect(try await server.client.get("/health").status == 200) }
     }
 }

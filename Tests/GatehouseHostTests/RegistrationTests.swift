@@ -70,50 +70,50 @@ func registration(_ changes: [String: JSONValue?] = [:]) -> String {
     }
 
     @Test func theLinkVerifiesAndAResendVoidsTheOldOne() async throws {
-        let server = try await TestServer()
-        defer { Task { await server.stop() } }
-        let reply = try await server.client.post("/api/users/register", registration())
-        let userId = try #require(reply.json?["userId"]?.stringValue)
-        let login = try await server.client.login("new@example.com", "Str0ng!pass")
-        let first = try #require(try await server.core.store.verification(userId: userId))
-        let resend = try await server.client.post("/api/auth/verify-email/resend", bearer: login)
-        #expect(resend.body == #"{"success":true}"#)
-        let second = try #require(try await server.core.store.verification(userId: userId))
-        #expect(second.id != first.id)
-        // Two verification mails are queued, each in the transaction that made its token.
-        #expect(try await server.outboxMails().filter { $0.to == "new@example.com" }.count == 2)
-        // Tokens are stored hashed only; the old one is gone.
-        #expect(try await server.core.store.verification(tokenHash: first.tokenHash) == nil)
-        #expect(try await server.client.post("/api/auth/verify-email/resend").status == 401)
+        try await TestServer.run { server in
+            let reply = try await server.client.post("/api/users/register", registration())
+            let userId = try #require(reply.json?["userId"]?.stringValue)
+            let login = try await server.client.login("new@example.com", "Str0ng!pass")
+            let first = try #require(try await server.core.store.verification(userId: userId))
+            let resend = try await server.client.post("/api/auth/verify-email/resend", bearer: login)
+            #expect(resend.body == #"{"success":true}"#)
+            let second = try #require(try await server.core.store.verification(userId: userId))
+            #expect(second.id != first.id)
+            // Two verification mails are queued, each in the transaction that made its token.
+            #expect(try await server.outboxMails().filter { $0.to == "new@example.com" }.count == 2)
+            // Tokens are stored hashed only; the old one is gone.
+            #expect(try await server.core.store.verification(tokenHash: first.tokenHash) == nil)
+            #expect(try await server.client.post("/api/auth/verify-email/resend").status == 401)
+        }
     }
 
     @Test func fiveWrongCodesVoidTheCode() async throws {
-        let server = try await TestServer()
-        defer { Task { await server.stop() } }
-        let reply = try await server.client.post("/api/users/register", registration())
-        let userId = try #require(reply.json?["userId"]?.stringValue)
-        // A verification whose code the test knows, stored as registration stores one.
-        let (verification, _, right) = EmailVerification.make(userId: userId)
-        try await server.core.store.replaceVerification(
-            verification,
-            mail: OutboxMail(
-                message: MailMessage(to: "new@example.com", subject: "s", text: "t", html: "h"),
-                now: Date()
+        try await TestServer.run { server in
+            let reply = try await server.client.post("/api/users/register", registration())
+            let userId = try #require(reply.json?["userId"]?.stringValue)
+            // A verification whose code the test knows, stored as registration stores one.
+            let (verification, _, right) = EmailVerification.make(userId: userId)
+            try await server.core.store.replaceVerification(
+                verification,
+                mail: OutboxMail(
+                    message: MailMessage(to: "new@example.com", subject: "s", text: "t", html: "h"),
+                    now: Date()
+                )
             )
-        )
-        let wrongCode = right == "123456" ? "654321" : "123456"
-        for _ in 0..<5 {
-            _ = try await server.client.post(
+            let wrongCode = right == "123456" ? "654321" : "123456"
+            for _ in 0..<5 {
+                _ = try await server.client.post(
+                    "/api/auth/verify-email",
+                    #"{"email":"new@example.com","code":"\#(wrongCode)"}"#
+                )
+            }
+            let late = try await server.client.post(
                 "/api/auth/verify-email",
-                #"{"email":"new@example.com","code":"\#(wrongCode)"}"#
+                #"{"email":"new@example.com","code":"\#(right)"}"#
             )
+            #expect(late.status == 400)
+            #expect(try await server.core.store.user(id: userId)?.emailVerified == false)
         }
-        let late = try await server.client.post(
-            "/api/auth/verify-email",
-            #"{"email":"new@example.com","code":"\#(right)"}"#
-        )
-        #expect(late.status == 400)
-        #expect(try await server.core.store.user(id: userId)?.emailVerified == false)
     }
 
     @Test(
@@ -134,105 +134,105 @@ func registration(_ changes: [String: JSONValue?] = [:]) -> String {
         ] as [([String: JSONValue?], String, String)]
     )
     func badFieldsAreRefusedByName(changes: [String: JSONValue?], field: String, message: String) async throws {
-        let server = try await TestServer()
-        defer { Task { await server.stop() } }
-        let reply = try await server.client.post("/api/users/register", registration(changes))
-        #expect(reply.status == 400)
-        #expect(reply.error == "Validation failed")
-        #expect(
-            reply.json?["details"] == .array([.object([("field", .string(field)), ("message", .string(message))])])
-        )
-        #expect(try await server.core.store.userCount() == 0)
+        try await TestServer.run { server in
+            let reply = try await server.client.post("/api/users/register", registration(changes))
+            #expect(reply.status == 400)
+            #expect(reply.error == "Validation failed")
+            #expect(
+                reply.json?["details"] == .array([.object([("field", .string(field)), ("message", .string(message))])])
+            )
+            #expect(try await server.core.store.userCount() == 0)
+        }
     }
 
     @Test func weakPasswordsListEveryRuleBroken() async throws {
-        let server = try await TestServer()
-        defer { Task { await server.stop() } }
-        let reply = try await server.client.post(
-            "/api/users/register",
-            registration(["password": "my-new@example.com"])
-        )
-        #expect(reply.status == 400)
-        #expect(
-            reply.body
-                == #"{"error":"Validation failed","details":[{"field":"password","message":"must contain an uppercase letter"},{"field":"password","message":"must contain a digit"},{"field":"password","message":"must not contain your email address"}]}"#
-        )
-        let short = try await server.client.post("/api/users/register", registration(["password": "Ab1!"]))
-        #expect(short.json?["details"]?.jsonString.contains("must be at least 8 characters") == true)
+        try await TestServer.run { server in
+            let reply = try await server.client.post(
+                "/api/users/register",
+                registration(["password": "my-new@example.com"])
+            )
+            #expect(reply.status == 400)
+            #expect(
+                reply.body
+                    == #"{"error":"Validation failed","details":[{"field":"password","message":"must contain an uppercase letter"},{"field":"password","message":"must contain a digit"},{"field":"password","message":"must not contain your email address"}]}"#
+            )
+            let short = try await server.client.post("/api/users/register", registration(["password": "Ab1!"]))
+            #expect(short.json?["details"]?.jsonString.contains("must be at least 8 characters") == true)
+        }
     }
 
     @Test func minimumAgesFollowTheBillingCountry() async throws {
-        let server = try await TestServer()
-        defer { Task { await server.stop() } }
-        let calendar = Calendar(identifier: .gregorian)
-        let thirteen = calendar.date(byAdding: .year, value: -13, to: Date())!.addingTimeInterval(-86400 * 2)
-        let dob = String(Timestamp.string(thirteen).prefix(10))
-        // 13 is old enough in the US, not in Germany (14).
-        let us = try await server.client.post(
-            "/api/users/register",
-            registration(["dateOfBirth": .string(dob), "billingCountry": "US"])
-        )
-        #expect(us.status == 201)
-        let de = try await server.client.post(
-            "/api/users/register",
-            registration(["email": "de@example.com", "dateOfBirth": .string(dob), "billingCountry": "DE"])
-        )
-        #expect(de.status == 400)
-        #expect(
-            de.body
-                == #"{"error":"Validation failed","details":[{"field":"dateOfBirth","message":"you must be at least 14 years old to register"}]}"#
-        )
-        // In Europe a date of birth is required; elsewhere it is not.
-        let noDobDE = try await server.client.post(
-            "/api/users/register",
-            registration(["email": "de2@example.com", "dateOfBirth": nil, "billingCountry": "DE"])
-        )
-        #expect(noDobDE.status == 400)
-        #expect(noDobDE.json?["details"]?.jsonString.contains("dateOfBirth") == true)
-        let noDobBR = try await server.client.post(
-            "/api/users/register",
-            registration(["email": "br@example.com", "dateOfBirth": nil, "billingCountry": "BR"])
-        )
-        #expect(noDobBR.status == 201)
+        try await TestServer.run { server in
+            let calendar = Calendar(identifier: .gregorian)
+            let thirteen = calendar.date(byAdding: .year, value: -13, to: Date())!.addingTimeInterval(-86400 * 2)
+            let dob = String(Timestamp.string(thirteen).prefix(10))
+            // 13 is old enough in the US, not in Germany (14).
+            let us = try await server.client.post(
+                "/api/users/register",
+                registration(["dateOfBirth": .string(dob), "billingCountry": "US"])
+            )
+            #expect(us.status == 201)
+            let de = try await server.client.post(
+                "/api/users/register",
+                registration(["email": "de@example.com", "dateOfBirth": .string(dob), "billingCountry": "DE"])
+            )
+            #expect(de.status == 400)
+            #expect(
+                de.body
+                    == #"{"error":"Validation failed","details":[{"field":"dateOfBirth","message":"you must be at least 14 years old to register"}]}"#
+            )
+            // In Europe a date of birth is required; elsewhere it is not.
+            let noDobDE = try await server.client.post(
+                "/api/users/register",
+                registration(["email": "de2@example.com", "dateOfBirth": nil, "billingCountry": "DE"])
+            )
+            #expect(noDobDE.status == 400)
+            #expect(noDobDE.json?["details"]?.jsonString.contains("dateOfBirth") == true)
+            let noDobBR = try await server.client.post(
+                "/api/users/register",
+                registration(["email": "br@example.com", "dateOfBirth": nil, "billingCountry": "BR"])
+            )
+            #expect(noDobBR.status == 201)
+        }
     }
 
     @Test func duplicatesAndTheRegistrationFlag() async throws {
-        let server = try await TestServer()
-        defer { Task { await server.stop() } }
-        #expect(try await server.client.post("/api/users/register", registration()).status == 201)
-        let again = try await server.client.post("/api/users/register", registration(["email": "New@Example.com"]))
-        #expect(again.status == 409)
-        #expect(again.body == #"{"error":"Email already registered"}"#)
+        try await TestServer.run { server in
+            #expect(try await server.client.post("/api/users/register", registration()).status == 201)
+            let again = try await server.client.post("/api/users/register", registration(["email": "New@Example.com"]))
+            #expect(again.status == 409)
+            #expect(again.body == #"{"error":"Email already registered"}"#)
 
-        try server.writeConfig("features:\n  registration: false\n")
-        try await server.host.reload()
-        let off = try await server.client.post("/api/users/register", registration(["email": "other@example.com"]))
-        #expect(off.status == 503)
-        #expect(off.body == #"{"error":"Registration is currently disabled"}"#)
+            try server.writeConfig("features:\n  registration: false\n")
+            try await server.host.reload()
+            let off = try await server.client.post("/api/users/register", registration(["email": "other@example.com"]))
+            #expect(off.status == 503)
+            #expect(off.body == #"{"error":"Registration is currently disabled"}"#)
+        }
     }
 
     @Test func concurrentRegistrationsAllSucceed() async throws {
-        let server = try await TestServer()
-        defer { Task { await server.stop() } }
-        let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
-            for client in 0..<16 {
-                group.addTask {
-                    var statuses: [Int] = []
-                    for i in stride(from: client, to: 200, by: 16) {
-                        let reply = try await server.client.post(
-                            "/api/users/register",
-                            registration(["email": .string("user\(i)@example.com")])
-                        )
-                        statuses.append(reply.status)
+        try await TestServer.run { server in
+            let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
+                for client in 0..<16 {
+                    group.addTask {
+                        var statuses: [Int] = []
+                        for i in stride(from: client, to: 200, by: 16) {
+                            let reply = try await server.client.post(
+                                "/api/users/register",
+                                registration(["email": .string("user\(i)@example.com")])
+                            )
+                            statuses.append(reply.status)
+                        }
+                        return statuses
                     }
-                    return statuses
                 }
+                return try await group.reduce(into: []) { $0 += $1 }
             }
-            return try await group.reduce(into: []) { $0 += $1 }
+            #expect(statuses.count == 200)
+            #expect(statuses.allSatisfy { $0 == 201 })
+            #expect(try await server.core.store.userCount() == 200)
+            #expect(try await server.outboxMails().count == 200)
         }
-        #expect(statuses.count == 200)
-        #expect(statuses.allSatisfy { $0 == 201 })
-        #expect(try await server.core.store.userCount() == 200)
-        #expect(try await server.outboxMails().count == 200)
     }
 }

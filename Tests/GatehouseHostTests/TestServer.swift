@@ -85,6 +85,23 @@ final class TestServer: Sendable {
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
+    /// A server for the length of `body`, shut down (and waited for) when it returns or throws.
+    static func run(
+        yaml: String = "",
+        environment: [String: String] = [:],
+        modules: ModuleRegistry = standardModules,
+        _ body: (TestServer) async throws -> Void
+    ) async throws {
+        let server = try await TestServer(yaml: yaml, environment: environment, modules: modules)
+        do {
+            try await body(server)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
     /// Shuts the server down gracefully and waits for it.
     func stop() async {
         await group.triggerGracefulShutdown()

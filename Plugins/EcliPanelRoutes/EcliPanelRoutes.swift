@@ -6,8 +6,9 @@ public struct EcliPanelRoutes: RouteModule {
     public static let id = "routes.eclipanel"
     /// SSH public keys (`features.sshKeys`).
     public static let sshKeys = Feature("sshKeys")
-    /// The API key and SSH key routes, each switched by its feature.
-    public static let features = [Feature.apiKeys, sshKeys]
+    /// The SSH key routes are switched by their feature (the API key routes by the core's
+    /// `apiKeys`).
+    public static let features = [sshKeys]
 
     /// `apiKeys.maxPerUser`, `sshKeys.uniqueAcrossUsers`, `sshKeys.minimumRSABits`.
     public let credentialRules: CredentialRules

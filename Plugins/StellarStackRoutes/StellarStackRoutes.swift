@@ -24,16 +24,11 @@ public struct StellarStackRoutes: RouteModule, CookieAuthenticator {
     }
 
     /// Better Auth signs its cookie as `token.signature`; our tokens contain no dot.
-    public func sessionToken(in request: Request, core: Core) -> String? {
-        guard betterAuthCookie else { return nil }
-        for name in Self.betterAuthCookieNames {
-            if let value = request.cookies[name]?.value,
-                let token = value.removingPercentEncoding?.split(separator: ".").first.map(String.init)
-            {
-                return token
-            }
+    public func sessionTokens(in request: Request, core: Core) -> [String] {
+        guard betterAuthCookie else { return [] }
+        return Self.betterAuthCookieNames.compactMap { name in
+            request.cookies[name]?.value.removingPercentEncoding?.split(separator: ".").first.map(String.init)
         }
-        return nil
     }
 
     /// The cookies a Better Auth sign-in sets and its sign-out clears: ours, and Better Auth's

@@ -17,7 +17,7 @@ public struct Runtime: Sendable {
         settings: CoreSettings,
         modules: [any GatehouseModule],
         mailer: any MailProvider,
-        features: FeatureSwitches = FeatureSwitches([:])
+        features: FeatureSwitches
     ) {
         self.settings = settings
         self.modules = modules

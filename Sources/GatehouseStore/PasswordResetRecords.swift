@@ -43,7 +43,7 @@ extension SQLiteStore {
         notice: OutboxMail,
         audit: AuditEvent
     ) async throws {
-        try await accountWrite(userId: nil) { db in
+        try await accountWrite(userId: userId) { db in
             try db.execute(
                 sql: "UPDATE users SET passwordHash = ?, updatedAt = ? WHERE id = ?",
                 arguments: [passwordHash, Date(), userId]

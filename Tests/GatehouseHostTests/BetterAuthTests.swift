@@ -78,6 +78,14 @@ import Testing
             #expect(session.json?["session"]?["userId"]?.stringValue == id)
             #expect(session.json?["user"]?["email"] == "jane@example.com")
             #expect(!session.body.contains(token))
+            // A stale cookie of one name does not hide a good one of the other.
+            let both = try await server.client.get(
+                "/api/auth/get-session",
+                headers: [
+                    ("Cookie", "better-auth.session_token=stale.c2ln; __Secure-better-auth.session_token=\(token).c2ln")
+                ]
+            )
+            #expect(both.json?["user"]?["email"] == "jane@example.com")
             #expect(
                 try await server.client.get("/api/auth/get-session", bearer: token).json?["user"]?["id"]?.stringValue
                     == id

@@ -15,8 +15,11 @@ public struct Feature: Hashable, Sendable, CustomStringConvertible {
     public var description: String { name }
 
     /// API keys: the core authenticates them (`Authorization: Bearer gk_...`, `X-API-Key`)
-    /// while this is on; a route module that issues keys declares it.
+    /// while this is on, so the core declares it (a route module issues the keys).
     public static let apiKeys = Feature("apiKeys")
+
+    /// The features the core itself serves.
+    public static let core = [apiKeys]
 }
 
 /// The feature switches in force: `features.<name>` of every declared feature.

@@ -72,8 +72,8 @@ public protocol RouteModule: GatehouseModule {
 /// and `X-API-Key` itself, and asks each loaded `CookieAuthenticator` after its own cookie;
 /// a request so authenticated gets the same cross-site checks as one with the core's cookie.
 public protocol CookieAuthenticator: GatehouseModule {
-    /// The session token in this module's cookie, if the request has one.
-    func sessionToken(in request: Request, core: Core) -> String?
+    /// The session tokens in this module's cookies, in the order to try them (none: empty).
+    func sessionTokens(in request: Request, core: Core) -> [String]
 }
 
 /// The points at which the core asks the policy chain.

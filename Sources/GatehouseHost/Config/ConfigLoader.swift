@@ -96,7 +96,7 @@ public enum ConfigLoader {
         // Each declared feature's switch (a flag nobody declares is an unknown key).
         var features: [String: Bool] = [:]
         let featureSection = root.section("features")
-        for feature in registry.all.flatMap({ $0.features }) where features[feature.name] == nil {
+        for feature in Feature.core + registry.all.flatMap({ $0.features }) where features[feature.name] == nil {
             do {
                 features[feature.name] = try featureSection.bool(feature.name, default: feature.defaultOn)
             } catch {
@@ -117,9 +117,21 @@ public enum ConfigLoader {
             }
         }
 
+        // The provider in use, among the registered ones.
+        let mailer = settings.flatMap { instances["mail.\($0.mail.provider)"] as? any MailProvider }
+        if let settings, mailer == nil {
+            let known = registry.mailProviders.joined(separator: ", ")
+            issues.append(
+                ConfigIssue(
+                    path: "mail.provider",
+                    message: "must be one of \(known), got \"\(settings.mail.provider)\""
+                )
+            )
+        }
+
         // A refused value stops the reading of its section, so its later keys were never seen:
         // report unknown keys once every value is good, lest they all look unknown.
-        guard issues.isEmpty, let settings else { throw ConfigRefused(issues: issues) }
+        guard issues.isEmpty, let settings, let mailer else { throw ConfigRefused(issues: issues) }
 
         let known = root.recorder.recorded
         for key in fileKeys where !known.contains(key) {
@@ -131,17 +143,6 @@ public enum ConfigLoader {
             issues.append(ConfigIssue(path: name, message: "unknown environment variable"))
         }
 
-        guard let mailer = instances["mail.\(settings.mail.provider)"] as? any MailProvider else {
-            let known = registry.mailProviders.joined(separator: ", ")
-            throw ConfigRefused(
-                issues: issues + [
-                    ConfigIssue(
-                        path: "mail.provider",
-                        message: "must be one of \(known), got \"\(settings.mail.provider)\""
-                    )
-                ]
-            )
-        }
         guard issues.isEmpty else { throw ConfigRefused(issues: issues) }
         func provision<M>(_ module: M) -> M {
             guard let provisioning = module as? any Provisioning else { return module }

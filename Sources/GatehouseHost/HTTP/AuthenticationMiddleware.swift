@@ -31,7 +31,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var tokens: [String] = []
         if let token = request.cookies[SessionCookie.name]?.value, !token.isEmpty { tokens.append(token) }
         for case let authenticator as any CookieAuthenticator in core.runtime.modules {
-            if let token = authenticator.sessionToken(in: request, core: core) { tokens.append(token) }
+            tokens += authenticator.sessionTokens(in: request, core: core)
         }
         for token in tokens {
             if let (session, user) = try await sessions.resolve(token: token) {

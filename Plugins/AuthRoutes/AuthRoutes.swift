@@ -116,14 +116,14 @@ public struct AuthRoutes: RouteModule {
         // can still turn 2FA off.
         auth.post("2fa/setup") { _, context in
             let principal = try context.requireSession()
-            try await core.checkPolicies(PolicyInput(point: .feature, principal: principal, feature: twoFactor))
+            try await core.checkPolicies(PolicyInput.feature(twoFactor, principal: principal))
             let setup = try await core.accounts.setUpTwoFactor(for: principal.user)
             return JSONReply(.object([("secret", .string(setup.secret)), ("otpauthUrl", .string(setup.otpauthUrl))]))
         }
 
         auth.post("2fa/enable") { request, context in
             let principal = try context.requireSession()
-            try await core.checkPolicies(PolicyInput(point: .feature, principal: principal, feature: twoFactor))
+            try await core.checkPolicies(PolicyInput.feature(twoFactor, principal: principal))
             let body = try await request.decodeJSON(EnableTwoFactorRequest.self, context: context)
             let codes = try await core.accounts.enableTwoFactor(
                 for: principal.user,

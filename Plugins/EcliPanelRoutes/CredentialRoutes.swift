@@ -16,7 +16,7 @@ extension EcliPanelRoutes {
 
     /// 404 while the feature is switched off.
     static func requireFeature(_ feature: Feature, core: Core, context: GatehouseContext) async throws {
-        try await core.checkPolicies(PolicyInput(point: .feature, principal: context.principal, feature: feature))
+        try await core.checkPolicies(PolicyInput.feature(feature, principal: context.principal))
     }
 
     static func json(_ key: APIKey) -> JSONValue {

@@ -40,14 +40,15 @@ public struct AgePolicy: PolicyModule {
     }
 
     public func decide(_ input: PolicyInput, core: Core) async -> PolicyDecision {
-        guard input.point == .register else { return .allow }
-        guard let dateOfBirth = input.dateOfBirth else {
-            if let country = input.billingCountry, requireDateOfBirthIn.contains(country) {
+        guard input.point == .register, case .registration(let dateOfBirth, let billingCountry) = input.subject
+        else { return .allow }
+        guard let dateOfBirth else {
+            if let country = billingCountry, requireDateOfBirthIn.contains(country) {
                 return .deny(.validation(field: "dateOfBirth", "is required to register from \(country)"))
             }
             return .allow
         }
-        let minimum = minimumAge(country: input.billingCountry)
+        let minimum = minimumAge(country: billingCountry)
         if let age = Validate.age(dateOfBirth: dateOfBirth), age < minimum {
             return .deny(.validation(field: "dateOfBirth", "you must be at least \(minimum) years old to register"))
         }

@@ -24,7 +24,7 @@ public struct FeatureFlags: PolicyModule {
         case .login where !login:
             return .deny(.unavailable("Login is currently disabled"))
         case .feature:
-            guard let feature = input.feature else { return .allow }
+            guard case .feature(let feature) = input.subject else { return .allow }
             if !core.runtime.features.isDeclared(feature) {
                 core.logger.error("feature \(feature) is asked for but no registered module declares it")
             }

@@ -66,6 +66,7 @@ public struct GeoblockPolicy: PolicyModule, Provisioning {
         if let database, let address = input.clientIP, let code = database.country(of: address) {
             return code.uppercased()
         }
-        return input.billingCountry
+        if case .registration(_, let billingCountry) = input.subject { return billingCountry }
+        return nil
     }
 }

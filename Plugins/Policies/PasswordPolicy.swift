@@ -48,7 +48,7 @@ public struct PasswordPolicy: PolicyModule, Provisioning {
     }
 
     public func decide(_ input: PolicyInput, core: Core) async -> PolicyDecision {
-        guard input.point == .passwordSet, let password = input.password else { return .allow }
+        guard input.point == .passwordSet, case .password(let password) = input.subject else { return .allow }
         let issues = self.issues(password, email: input.email)
         return issues.isEmpty ? .allow : .deny(.validation(issues))
     }

@@ -125,16 +125,7 @@ public struct RateLimitPolicy: PolicyModule {
                 )
             {
                 core.logger.warning("sign-in locked for \(loginLockout) s after \(count) failures")
-                let user = try? await core.store.user(email: Validate.normalizedEmail(email))
-                await core.accounts.audit(
-                    AuditEvent(
-                        .loginLocked,
-                        userId: user?.id,
-                        detail: [
-                            "email": .string(Validate.normalizedEmail(email)), "seconds": .number(Double(loginLockout)),
-                        ]
-                    )
-                )
+                await core.accounts.recordSignInLocked(email: email, seconds: loginLockout)
             }
         case .loginSucceeded(let email):
             // Not while locked: a check reserved before the lock that ends well does not lift it.

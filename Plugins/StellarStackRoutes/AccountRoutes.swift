@@ -40,7 +40,7 @@ extension StellarStackRoutes {
     }
 
     static func serverCount(_ userId: String, core: Core) async throws -> Int {
-        try await core.store.serverCounts(ownerIds: [userId])[userId] ?? 0
+        try await core.servers.counts(ownerIds: [userId])[userId] ?? 0
     }
 
     /// Reads `name`, `image` (and, for admins, `email`, `role`) of a PATCH body, each checked
@@ -129,8 +129,8 @@ extension StellarStackRoutes {
             _ = try context.requireAdmin()
             let limit = try pageParameter(request, "limit", default: 50, range: 1...200)
             let offset = try pageParameter(request, "offset", default: 0, range: 0...Int(Int32.max))
-            let (list, total) = try await core.store.users(limit: limit, offset: offset)
-            let counts = try await core.store.serverCounts(ownerIds: list.map(\.id))
+            let (list, total) = try await core.accounts.page(limit: limit, offset: offset)
+            let counts = try await core.servers.counts(ownerIds: list.map(\.id))
             var headers = HTTPFields()
             headers[HTTPField.Name("X-Total-Count")!] = String(total)
             return JSONReply(.array(list.map { view($0, servers: counts[$0.id] ?? 0) }), headers: headers)

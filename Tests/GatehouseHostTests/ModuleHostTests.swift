@@ -26,7 +26,7 @@ struct EchoRoutes: RouteModule {
     static func mount(on router: RouterGroup<GatehouseContext>, core: Core) {
         router.get("api/echo") { _, context in
             let principal = try context.requirePrincipal()
-            try await core.checkPolicies(PolicyInput(point: .feature, principal: principal, feature: echo))
+            try await core.checkPolicies(PolicyInput.feature(echo, principal: principal))
             // The instance of the config in force: a reload changes the greeting.
             let greeting = core.module(EchoRoutes.self)?.greeting ?? ""
             return JSONReply(.object([("greeting", .string(greeting)), ("email", .string(principal.user.email))]))
@@ -134,7 +134,7 @@ struct CaptureMailer: MailProvider {
         let token = try await server.client.login(user.email, TestServer.password)
         #expect(try await server.client.get("/api/echo", bearer: token).status == 404)
         // A feature no registered module declares is off, whatever asks for it.
-        let undeclared = PolicyInput(point: .feature, feature: Feature("nobodyDeclaresThis"))
+        let undeclared = PolicyInput.feature(Feature("nobodyDeclaresThis"))
         await #expect(throws: GatehouseError.self) { try await server.core.checkPolicies(undeclared) }
         // A flag no module declares is an unknown key.
         #expect(await refusedPaths("features:\n  echoo: false\n") == ["features.echoo"])

@@ -96,18 +96,27 @@ public enum DecisionPoint: String, Sendable, CaseIterable {
     case feature
 }
 
-/// What a policy gets to decide on. Fields that a decision point does not have are nil.
+/// What a decision is about, beyond the request's facts: a payload typed by decision point.
+public enum PolicySubject: Sendable {
+    case none
+    /// A new account (`.register`): what its form says of the person.
+    case registration(dateOfBirth: String?, billingCountry: String?)
+    /// A password about to be set (`.passwordSet`), for the account `PolicyInput.email`.
+    case password(String)
+    /// An optional feature (`.feature`).
+    case feature(Feature)
+}
+
+/// What a policy gets to decide on: the decision point, the request's facts, the account it
+/// concerns (`email`, when there is one) and the point's own payload (`subject`).
 public struct PolicyInput: Sendable {
     public var point: DecisionPoint
     /// The client's address (after trusted-proxy handling).
     public var clientIP: String?
     public var principal: Principal?
+    /// The account the decision concerns (sign-in, a credential check, a mail, a new account).
     public var email: String?
-    public var password: String?
-    public var dateOfBirth: String?
-    public var billingCountry: String?
-    /// The feature a `.feature` decision is about.
-    public var feature: Feature?
+    public var subject: PolicySubject
     /// The request's headers, at `.register` (a country header, for instance).
     public var headers: HTTPFields
     /// Whether the request came through a proxy listed in `server.trustedProxies`; only then
@@ -119,10 +128,7 @@ public struct PolicyInput: Sendable {
         clientIP: String? = nil,
         principal: Principal? = nil,
         email: String? = nil,
-        password: String? = nil,
-        dateOfBirth: String? = nil,
-        billingCountry: String? = nil,
-        feature: Feature? = nil,
+        subject: PolicySubject = .none,
         headers: HTTPFields = [:],
         viaTrustedProxy: Bool = false
     ) {
@@ -130,12 +136,14 @@ public struct PolicyInput: Sendable {
         self.clientIP = clientIP
         self.principal = principal
         self.email = email
-        self.password = password
-        self.dateOfBirth = dateOfBirth
-        self.billingCountry = billingCountry
-        self.feature = feature
+        self.subject = subject
         self.headers = headers
         self.viaTrustedProxy = viaTrustedProxy
+    }
+
+    /// A `.feature` decision about `feature`.
+    public static func feature(_ feature: Feature, principal: Principal? = nil) -> PolicyInput {
+        PolicyInput(point: .feature, principal: principal, subject: .feature(feature))
     }
 }
 

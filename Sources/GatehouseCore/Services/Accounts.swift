@@ -150,4 +150,22 @@ public struct Accounts: Sendable {
     public func user(id: String) async throws -> User? {
         try await core.store.user(id: id)
     }
+
+    /// A page of accounts, newest first, and how many there are in all.
+    public func page(limit: Int, offset: Int) async throws -> (users: [User], total: Int) {
+        try await core.store.users(limit: limit, offset: offset)
+    }
+
+    /// Records that sign-in to the account of `email` (if it exists) is locked for `seconds`.
+    public func recordSignInLocked(email: String, seconds: Int) async {
+        let email = Validate.normalizedEmail(email)
+        let user = try? await core.store.user(email: email)
+        await audit(
+            AuditEvent(
+                .loginLocked,
+                userId: user?.id,
+                detail: ["email": .string(email), "seconds": .number(Double(seconds))]
+            )
+        )
+    }
 }

@@ -67,7 +67,7 @@ extension Accounts {
     /// Asks the password-set policies (length, classes, breached list...) about a new password.
     func checkNewPassword(_ password: String, email: String, clientIP: String? = nil) async throws {
         try await core.checkPolicies(
-            PolicyInput(point: .passwordSet, clientIP: clientIP, email: email, password: password)
+            PolicyInput(point: .passwordSet, clientIP: clientIP, email: email, subject: .password(password))
         )
     }
 

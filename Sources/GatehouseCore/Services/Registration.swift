@@ -109,8 +109,7 @@ extension Accounts {
                 point: .register,
                 clientIP: origin.clientIP,
                 email: email,
-                dateOfBirth: form.dateOfBirth,
-                billingCountry: country,
+                subject: .registration(dateOfBirth: form.dateOfBirth, billingCountry: country),
                 headers: origin.headers,
                 viaTrustedProxy: origin.viaTrustedProxy
             )

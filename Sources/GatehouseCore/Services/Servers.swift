@@ -63,6 +63,11 @@ public struct Servers: Sendable {
         try await core.store.servers(ownerId: userId)
     }
 
+    /// How many servers each of `ownerIds` owns (absent: none).
+    public func counts(ownerIds: [String]) async throws -> [String: Int] {
+        try await core.store.serverCounts(ownerIds: ownerIds)
+    }
+
     /// A status word: 1 to 32 letters, digits, `_` or `-`.
     static func status(_ value: String) -> FieldIssue? {
         let valid =

@@ -64,7 +64,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     /// The key's user, unless keys are switched off (`features.apiKeys`).
     func apiKeyPrincipal(_ secret: String) async throws -> Principal? {
-        guard (try? await core.checkPolicies(PolicyInput(point: .feature, feature: .apiKeys))) != nil,
+        guard (try? await core.checkPolicies(PolicyInput.feature(.apiKeys))) != nil,
             let (key, user) = try await core.credentials.resolveAPIKey(secret)
         else { return nil }
         return Principal(user: user, credential: .apiKey(id: key.id))

@@ -162,9 +162,7 @@ extension StellarStackRoutes {
             try await speakingBetterAuth {
                 let body = try await request.decodeJSON(SignInRequest.self, context: context)
                 try checkCallbackURL(body.callbackURL, core: core)
-                if !Validate.isEmail(Validate.normalizedEmail(body.email)) {
-                    throw GatehouseError.validation(field: "email", "must be a valid email address")
-                }
+                if let issue = Validate.email(body.email).1 { throw GatehouseError.validation([issue]) }
                 let result = try await core.accounts.signIn(
                     email: body.email,
                     password: body.password,

@@ -131,6 +131,8 @@ func registration(_ changes: [String: JSONValue?] = [:]) -> String {
             (["dateOfBirth": "12/04/1995"], "dateOfBirth", "must be a real date in YYYY-MM-DD format"),
             (["dateOfBirth": "2999-01-01"], "dateOfBirth", "must be a date in the past"),
             (["password": .bool(true)], "password", "must be a string"),
+            (["password": ""], "password", "must not be empty"),
+            (["password": .string(String(repeating: "Aa1!", count: 275))], "password", "must be at most 1024 bytes"),
         ] as [([String: JSONValue?], String, String)]
     )
     func badFieldsAreRefusedByName(changes: [String: JSONValue?], field: String, message: String) async throws {

@@ -51,18 +51,16 @@ extension Accounts {
     public func createByAdmin(name: String, email: String, password: String, role: Role, by actor: Principal)
         async throws -> User
     {
-        let email = Validate.normalizedEmail(email)
+        let (email, emailIssue) = Validate.email(email)
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
         var issues: [FieldIssue] = []
         if let issue = Validate.name(name, field: "name") { issues.append(issue) }
-        if !Validate.isEmail(email) {
-            issues.append(FieldIssue(field: "email", message: "must be a valid email address", code: .invalid))
-        }
+        if let emailIssue { issues.append(emailIssue) }
+        // This surface's own floor (CONTRACT §5), then every new password's bounds.
         if password.count < 8 {
             issues.append(FieldIssue(field: "password", message: "must be at least 8 characters", code: .tooShort))
-        }
-        if password.utf8.count > 1024 {
-            issues.append(FieldIssue(field: "password", message: "must be at most 1024 bytes", code: .tooLong))
+        } else if let issue = Validate.newPassword(password) {
+            issues.append(issue)
         }
         guard issues.isEmpty else { throw GatehouseError.validation(issues) }
         if role.isAdmin && actor.user.role != .rootAdmin {

@@ -43,17 +43,11 @@ public struct Accounts: Sendable {
     /// Validates and stores a new account; the password goes through the password-set policies.
     /// `actorId`: the admin who made it, for the audit event (nil for the CLI).
     public func create(_ new: NewUser, clientIP: String? = nil, actorId: String? = nil) async throws -> User {
-        let email = Validate.normalizedEmail(new.email)
-        var issues: [FieldIssue] = []
-        if !Validate.isEmail(email) {
-            issues.append(FieldIssue(field: "email", message: "must be a valid email address", code: .invalid))
-        }
+        let (email, emailIssue) = Validate.email(new.email)
+        var issues = [emailIssue].compactMap { $0 }
         if let issue = Validate.name(new.firstName, field: "firstName") { issues.append(issue) }
         if let issue = Validate.lastName(new.lastName, displayName: new.displayName) { issues.append(issue) }
-        if new.password.isEmpty { issues.append(FieldIssue(field: "password", message: "must not be empty")) }
-        if new.password.utf8.count > 1024 {
-            issues.append(FieldIssue(field: "password", message: "must be at most 1024 bytes", code: .tooLong))
-        }
+        if let issue = Validate.newPassword(new.password) { issues.append(issue) }
         guard issues.isEmpty else { throw GatehouseError.validation(issues) }
         try await checkNewPassword(new.password, email: email, clientIP: clientIP)
 

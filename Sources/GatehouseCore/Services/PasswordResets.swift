@@ -47,7 +47,7 @@ extension Accounts {
             reset.expiresAt > Date(),
             let user = try await core.store.user(id: reset.userId)
         else { throw Self.invalidReset }
-        if password.isEmpty { throw GatehouseError.validation(field: "password", "must not be empty") }
+        if let issue = Validate.newPassword(password) { throw GatehouseError.validation([issue]) }
         try await checkNewPassword(password, email: user.email)
         let notice = try mail(
             "account-recovered",

@@ -167,16 +167,10 @@ extension Accounts {
         }
         var email: String?
         if let value = changes.email {
-            let normalized = Validate.normalizedEmail(value)
-            if Validate.isEmail(normalized) {
-                email = normalized
-            } else {
-                issues.append(FieldIssue(field: "email", message: "must be a valid email address", code: .invalid))
-            }
+            let (normalized, issue) = Validate.email(value)
+            if let issue { issues.append(issue) } else { email = normalized }
         }
-        if let password = changes.password, password.isEmpty {
-            issues.append(FieldIssue(field: "password", message: "must not be empty"))
-        }
+        if let password = changes.password, let issue = Validate.newPassword(password) { issues.append(issue) }
         guard issues.isEmpty else { throw GatehouseError.validation(issues) }
 
         let actorId = isSelf ? nil : actor.user.id

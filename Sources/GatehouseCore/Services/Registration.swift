@@ -81,18 +81,15 @@ extension Accounts {
     /// Opens an account: checks the fields, asks the register and password-set policies, and
     /// stores the user with their email verification and its mail in one transaction.
     public func register(_ form: Registration, from origin: RequestOrigin) async throws -> User {
-        let email = Validate.normalizedEmail(form.email)
+        let (email, emailIssue) = Validate.email(form.email)
         let country = form.billingCountry?.trimmingCharacters(in: .whitespaces).uppercased()
-        var issues: [FieldIssue] = []
-        if !Validate.isEmail(email) {
-            issues.append(FieldIssue(field: "email", message: "must be a valid email address", code: .invalid))
-        }
+        var issues = [emailIssue].compactMap { $0 }
         if let issue = Validate.name(form.firstName, field: "firstName") { issues.append(issue) }
         if let issue = Validate.lastName(form.lastName, displayName: form.displayName) { issues.append(issue) }
         if let displayName = form.displayName, let issue = Validate.name(displayName, field: "displayName") {
             issues.append(issue)
         }
-        if form.password.isEmpty { issues.append(FieldIssue(field: "password", message: "must not be empty")) }
+        if let issue = Validate.newPassword(form.password) { issues.append(issue) }
         if let country, let issue = Validate.country(country) { issues.append(issue) }
         if let dateOfBirth = form.dateOfBirth, let issue = Validate.dateOfBirth(dateOfBirth) { issues.append(issue) }
         for (value, field, max) in [

@@ -64,6 +64,24 @@ public enum Validate {
     }
 
     /// Lower-cased and trimmed: the form in which emails are stored and compared.
+    /// A form's email, normalized, or its issue: the one check every form makes of an address.
+    public static func email(_ value: String, field: String = "email") -> (String, FieldIssue?) {
+        let email = normalizedEmail(value)
+        let issue =
+            isEmail(email) ? nil : FieldIssue(field: field, message: "must be a valid email address", code: .invalid)
+        return (email, issue)
+    }
+
+    /// What every new password must be, whatever the password policy adds: not empty, at most
+    /// 1024 bytes (argon2 hashes it all). nil when it is both.
+    public static func newPassword(_ value: String, field: String = "password") -> FieldIssue? {
+        if value.isEmpty { return FieldIssue(field: field, message: "must not be empty", code: .required) }
+        if value.utf8.count > 1024 {
+            return FieldIssue(field: field, message: "must be at most 1024 bytes", code: .tooLong)
+        }
+        return nil
+    }
+
     public static func normalizedEmail(_ email: String) -> String {
         email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
     }

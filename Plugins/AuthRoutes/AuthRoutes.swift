@@ -53,22 +53,22 @@ public struct AuthRoutes: RouteModule {
         // Always the same answer, whether or not the email has an account.
         auth.post("password/forgot") { request, context in
             let body = try await request.decodeJSON(ForgotRequest.self, context: context)
-            try await core.accounts.requestPasswordReset(email: body.email, clientIP: context.clientIP)
+            try await core.passwordResets.requestPasswordReset(email: body.email, clientIP: context.clientIP)
             return JSONReply(.success)
         }
 
         auth.post("password/reset") { request, context in
             let body = try await request.decodeJSON(ResetRequest.self, context: context)
-            try await core.accounts.resetPassword(token: body.token, password: body.password)
+            try await core.passwordResets.resetPassword(token: body.token, password: body.password)
             return JSONReply(.success)
         }
 
         auth.post("verify-email") { request, context in
             let body = try await request.decodeJSON(VerifyRequest.self, context: context)
             if let token = body.token {
-                try await core.accounts.verifyEmail(token: token)
+                try await core.registrations.verifyEmail(token: token)
             } else if let email = body.email, let code = body.code {
-                try await core.accounts.verifyEmail(email: email, code: code)
+                try await core.registrations.verifyEmail(email: email, code: code)
             } else {
                 throw GatehouseError.validation([
                     FieldIssue(field: "token", message: "send the token from the link, or email and code")
@@ -79,13 +79,13 @@ public struct AuthRoutes: RouteModule {
 
         auth.post("verify-email/resend") { _, context in
             let principal = try context.requirePrincipal()
-            try await core.accounts.sendNewVerification(for: principal.user, clientIP: context.clientIP)
+            try await core.registrations.sendNewVerification(for: principal.user, clientIP: context.clientIP)
             return JSONReply(.success)
         }
 
         auth.post("login") { request, context in
             let body = try await request.decodeJSON(LoginRequest.self, context: context)
-            let result = try await core.accounts.signIn(
+            let result = try await core.signIns.signIn(
                 email: body.email,
                 password: body.password,
                 clientIP: context.clientIP,
@@ -102,7 +102,7 @@ public struct AuthRoutes: RouteModule {
         // Answers like login (CONTRACT §10).
         auth.post("2fa/verify-login") { request, context in
             let body = try await request.decodeJSON(VerifyLoginRequest.self, context: context)
-            let (user, token) = try await core.accounts.completeSignIn(
+            let (user, token) = try await core.signIns.completeSignIn(
                 tempToken: body.tempToken,
                 code: body.code,
                 clientIP: context.clientIP,
@@ -117,7 +117,7 @@ public struct AuthRoutes: RouteModule {
         auth.post("2fa/setup") { _, context in
             let principal = try context.requireSession()
             try await core.checkPolicies(PolicyInput.feature(twoFactor, principal: principal))
-            let setup = try await core.accounts.setUpTwoFactor(for: principal.user)
+            let setup = try await core.twoFactor.setUpTwoFactor(for: principal.user)
             return JSONReply(.object([("secret", .string(setup.secret)), ("otpauthUrl", .string(setup.otpauthUrl))]))
         }
 
@@ -125,7 +125,7 @@ public struct AuthRoutes: RouteModule {
             let principal = try context.requireSession()
             try await core.checkPolicies(PolicyInput.feature(twoFactor, principal: principal))
             let body = try await request.decodeJSON(EnableTwoFactorRequest.self, context: context)
-            let codes = try await core.accounts.enableTwoFactor(
+            let codes = try await core.twoFactor.enableTwoFactor(
                 for: principal.user,
                 code: body.code,
                 password: body.password
@@ -136,7 +136,7 @@ public struct AuthRoutes: RouteModule {
         auth.post("2fa/disable") { request, context in
             let principal = try context.requireSession()
             let body = try await request.decodeJSON(DisableTwoFactorRequest.self, context: context)
-            try await core.accounts.disableTwoFactor(for: principal.user, password: body.password, code: body.code)
+            try await core.twoFactor.disableTwoFactor(for: principal.user, password: body.password, code: body.code)
             return JSONReply(.success)
         }
 

@@ -60,13 +60,13 @@ public struct EcliPanelRoutes: RouteModule {
             var id = try context.parameters.require("id")
             if id == "me" { id = principal.user.id }
             let body = try await request.decodeJSON(JSONValue.self, context: context)
-            let user = try await core.accounts.update(id, by: principal, changes: try ProfileChangesReader.read(body))
+            let user = try await core.profiles.update(id, by: principal, changes: try ProfileChangesReader.read(body))
             return JSONReply(ProfileView.json(user, settings: core.settings))
         }
 
         users.post("register") { request, context in
             let body = try await request.decodeJSON(RegisterRequest.self, context: context)
-            let user = try await core.accounts.register(
+            let user = try await core.registrations.register(
                 Registration(
                     email: body.email,
                     password: body.password,

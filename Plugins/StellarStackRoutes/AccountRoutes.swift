@@ -109,7 +109,7 @@ extension StellarStackRoutes {
         account.patch("me") { request, context in
             let principal = try context.requirePrincipal()
             let body = try await request.decodeJSON(JSONValue.self, context: context)
-            let user = try await core.accounts.update(
+            let user = try await core.profiles.update(
                 principal.user.id,
                 by: principal,
                 changes: try changes(body, admin: false)
@@ -119,7 +119,7 @@ extension StellarStackRoutes {
 
         account.delete("me") { _, context in
             let principal = try context.requirePrincipal()
-            try await core.accounts.delete(principal.user.id, by: principal, via: .own)
+            try await core.accountAdmin.delete(principal.user.id, by: principal, via: .own)
             return JSONReply(.success, cookies: [SessionCookie.clear(settings: core.settings)])
         }
 
@@ -145,7 +145,7 @@ extension StellarStackRoutes {
             case "admin"?: role = .admin
             default: throw GatehouseError.validation(field: "role", "must be \"user\" or \"admin\"")
             }
-            let user = try await core.accounts.createByAdmin(
+            let user = try await core.accountAdmin.createByAdmin(
                 name: body.name,
                 email: body.email,
                 password: body.password,
@@ -168,7 +168,7 @@ extension StellarStackRoutes {
         users.get(":id") { _, context in
             _ = try context.requireAdmin()
             guard let user = try await core.accounts.user(id: try context.parameters.require("id")) else {
-                throw Accounts.userNotFound
+                throw AccountAdmin.userNotFound
             }
             let servers = try await core.servers.owned(by: user.id)
             guard case .object(var members) = view(user, servers: servers.count) else { return JSONReply(.null) }
@@ -179,9 +179,9 @@ extension StellarStackRoutes {
         users.patch(":id") { request, context in
             let principal = try context.requireAdmin()
             let id = try context.parameters.require("id")
-            guard let target = try await core.accounts.user(id: id) else { throw Accounts.userNotFound }
+            guard let target = try await core.accounts.user(id: id) else { throw AccountAdmin.userNotFound }
             let body = try await request.decodeJSON(JSONValue.self, context: context)
-            let user = try await core.accounts.update(
+            let user = try await core.profiles.update(
                 id,
                 by: principal,
                 changes: keepingEquivalentRole(try changes(body, admin: true), of: target),
@@ -192,7 +192,7 @@ extension StellarStackRoutes {
 
         users.delete(":id") { _, context in
             let principal = try context.requireAdmin()
-            try await core.accounts.delete(try context.parameters.require("id"), by: principal, via: .admin)
+            try await core.accountAdmin.delete(try context.parameters.require("id"), by: principal, via: .admin)
             return JSONReply(.success)
         }
     }

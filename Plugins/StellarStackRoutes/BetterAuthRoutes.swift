@@ -127,7 +127,7 @@ extension StellarStackRoutes {
                 let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
                 if let issue = Validate.name(name, field: "name") { throw GatehouseError.validation([issue]) }
                 let (firstName, lastName) = Validate.nameParts(name)
-                let user = try await core.accounts.register(
+                let user = try await core.registrations.register(
                     Registration(
                         email: body.email,
                         password: body.password,
@@ -141,7 +141,7 @@ extension StellarStackRoutes {
                 // Better Auth signs the new account in (its autoSignIn default), unless sign-in
                 // is switched off: then, as with Better Auth's own refusals, the token is null.
                 guard
-                    let token = try await core.accounts.signInAfterSignUp(
+                    let token = try await core.signIns.signInAfterSignUp(
                         user,
                         clientIP: context.clientIP,
                         userAgent: request.headers[.userAgent]
@@ -163,7 +163,7 @@ extension StellarStackRoutes {
                 let body = try await request.decodeJSON(SignInRequest.self, context: context)
                 try checkCallbackURL(body.callbackURL, core: core)
                 if let issue = Validate.email(body.email).1 { throw GatehouseError.validation([issue]) }
-                let result = try await core.accounts.signIn(
+                let result = try await core.signIns.signIn(
                     email: body.email,
                     password: body.password,
                     clientIP: context.clientIP,
@@ -176,7 +176,7 @@ extension StellarStackRoutes {
                     let cookie = Cookie(
                         name: twoFactorCookie,
                         value: tempToken,
-                        maxAge: Int(Accounts.challengeLifetime),
+                        maxAge: Int(SignIns.challengeLifetime),
                         path: "/",
                         secure: core.settings.server.secureCookies,
                         httpOnly: true,
@@ -204,9 +204,9 @@ extension StellarStackRoutes {
                 try await speakingBetterAuth {
                     let body = try await request.decodeJSON(CodeRequest.self, context: context)
                     guard let tempToken = request.cookies[twoFactorCookie]?.value else {
-                        throw Accounts.invalidChallenge
+                        throw SignIns.invalidChallenge
                     }
-                    let (user, token) = try await core.accounts.completeSignIn(
+                    let (user, token) = try await core.signIns.completeSignIn(
                         tempToken: tempToken,
                         code: body.code,
                         clientIP: context.clientIP,

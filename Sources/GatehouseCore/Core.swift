@@ -73,6 +73,12 @@ public final class Core: Sendable {
     }
 
     public var accounts: Accounts { Accounts(core: self) }
+    public var signIns: SignIns { SignIns(core: self) }
+    public var registrations: Registrations { Registrations(core: self) }
+    public var profiles: Profiles { Profiles(core: self) }
+    public var accountAdmin: AccountAdmin { AccountAdmin(core: self) }
+    public var twoFactor: TwoFactor { TwoFactor(core: self) }
+    public var passwordResets: PasswordResets { PasswordResets(core: self) }
 
     public var mail: MailService { MailService(core: self) }
 

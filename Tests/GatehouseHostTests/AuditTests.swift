@@ -122,7 +122,7 @@ import Testing
         // Nothing listens on port 1, so the reset mail stays queued with its link.
         try await TestServer.run(yaml: smtpYAML(port: 1)) { server in
             let ada = try await server.createUser("ada@example.com")
-            try await server.core.accounts.requestPasswordReset(email: "ada@example.com")
+            try await server.core.passwordResets.requestPasswordReset(email: "ada@example.com")
             // The token only travels by mail; take it from the queued message.
             let mail = try #require(try await server.outboxMails().first)
             let token = String(

@@ -8,7 +8,11 @@ public enum DeletionPath: Sendable {
     case admin
 }
 
-extension Accounts {
+/// What admins do to accounts beyond editing them: create and delete.
+public struct AccountAdmin: Sendable {
+    let core: Core
+    /// The account rules these build on (password checks, audit rows, mails).
+    var accounts: Accounts { core.accounts }
     public static let userNotFound = GatehouseError.notFound("User not found")
 
     /// Deletes an account and everything that is theirs, in one transaction with its audit
@@ -69,7 +73,7 @@ extension Accounts {
         if role.isAdmin && actor.sessionId == nil { throw GatehouseError.requiresSession }
         let (firstName, lastName) = Validate.nameParts(name)
         do {
-            return try await create(
+            return try await accounts.create(
                 NewUser(
                     email: email,
                     password: password,
@@ -81,7 +85,7 @@ extension Accounts {
                 ),
                 actorId: actor.user.id
             )
-        } catch let error as GatehouseError where error == Self.emailTaken {
+        } catch let error as GatehouseError where error == Accounts.emailTaken {
             throw GatehouseError.badRequest("A user with this email already exists")
         }
     }

@@ -1,6 +1,10 @@
 import Foundation
 
-extension Accounts {
+/// Forgotten passwords: the reset mail and the reset itself.
+public struct PasswordResets: Sendable {
+    let core: Core
+    /// The account rules these build on (password checks, audit rows, mails).
+    var accounts: Accounts { core.accounts }
     public static let invalidReset = GatehouseError.badRequest("Invalid or expired reset token")
 
     /// Mails a reset link when `email` belongs to an account; answers the same either way. At
@@ -15,14 +19,14 @@ extension Accounts {
         else { return }
         let user = try await core.store.user(email: email)
         guard let user, !user.suspended else {
-            await audit(
+            await accounts.audit(
                 AuditEvent(.passwordResetRequested, userId: user?.id, detail: ["email": .string(email), "sent": false])
             )
             return
         }
         let (reset, token) = PasswordReset.make(userId: user.id)
         let settings = core.settings.mail
-        let mail = try mail(
+        let mail = try accounts.mail(
             "password-reset",
             to: user.email,
             subject: "Reset your \(settings.productName) password",
@@ -48,8 +52,8 @@ extension Accounts {
             let user = try await core.store.user(id: reset.userId)
         else { throw Self.invalidReset }
         if let issue = Validate.newPassword(password) { throw GatehouseError.validation([issue]) }
-        try await checkNewPassword(password, email: user.email)
-        let notice = try mail(
+        try await accounts.checkNewPassword(password, email: user.email)
+        let notice = try accounts.mail(
             "account-recovered",
             to: user.email,
             subject: "Your \(core.settings.mail.productName) password was reset",
@@ -64,6 +68,10 @@ extension Accounts {
         core.outboxNudge.signal()
     }
 
+}
+
+/// Shared by the account services.
+extension Accounts {
     /// Asks the password-set policies (length, classes, breached list...) about a new password.
     func checkNewPassword(_ password: String, email: String, clientIP: String? = nil) async throws {
         try await core.checkPolicies(

@@ -53,16 +53,13 @@ public struct AccountChange: Sendable {
     }
 }
 
-extension Accounts {
-    public static let wrongCurrentPassword = GatehouseError.forbidden("Current password is incorrect")
+/// Changing an account: its own profile, or another's by an admin.
+public struct Profiles: Sendable {
+    let core: Core
+    /// The account rules these build on (password checks, audit rows, mails).
+    var accounts: Accounts { core.accounts }
     public static let lastRootAdmin = GatehouseError.forbidden("The last rootAdmin cannot be demoted")
     public static let outranked = GatehouseError.forbidden("Only a rootAdmin may manage an admin or rootAdmin account")
-
-    /// The role hierarchy (`Role.canManage`) for every write to another account, whatever the
-    /// field or surface: refused with 403 before anything is read from the request or changed.
-    public static func requireManages(_ actor: Principal, _ target: User) throws {
-        guard actor.user.id == target.id || actor.user.role.canManage(target.role) else { throw outranked }
-    }
 
     /// The settings keys a user may set on themself; admins may set any.
     public static let userSettingsKeys: Set<String> = ["theme", "locale", "editor", "notifications"]
@@ -84,7 +81,7 @@ extension Accounts {
         guard var user = try await core.store.user(id: targetId) else {
             throw GatehouseError.notFound("User not found")
         }
-        try Self.requireManages(actor, user)
+        try Accounts.requireManages(actor, user)
         // Role and suspension decide who runs the panel: a leaked API key may not touch them.
         if changes.role != nil || changes.suspended != nil, actor.sessionId == nil {
             throw GatehouseError.requiresSession
@@ -211,8 +208,8 @@ extension Accounts {
             guard let current = changes.currentPassword, !current.isEmpty else {
                 throw GatehouseError.validation(field: "currentPassword", "is required to change email or password")
             }
-            guard try await confirmPassword(current, of: actor.user, reason: "currentPassword") else {
-                throw Self.wrongCurrentPassword
+            guard try await accounts.confirmPassword(current, of: actor.user, reason: "currentPassword") else {
+                throw Accounts.wrongCurrentPassword
             }
         }
         if let email, email != user.email {
@@ -222,25 +219,25 @@ extension Accounts {
             )
             change.user.email = email
             change.user.emailVerified = false
-            let (verification, mail) = try verificationMail(for: change.user)
+            let (verification, mail) = try accounts.verificationMail(for: change.user)
             change.verification = verification
             change.mails.append(mail)
             // The old address hears of it: whoever moved the account cannot also hide it.
             change.mails.append(
-                try self.mail(
+                try accounts.mail(
                     "email-changed",
                     to: user.email,
                     subject: "The email address of your \(core.settings.mail.productName) account was changed",
-                    values: noticeValues(["newEmail": Self.masked(email)])
+                    values: accounts.noticeValues(["newEmail": Self.masked(email)])
                 )
             )
             change.audit.append(AuditEvent(.emailChanged, userId: user.id, actorId: actorId))
         }
         if let password = changes.password {
-            try await checkNewPassword(password, email: change.user.email)
+            try await accounts.checkNewPassword(password, email: change.user.email)
             change.user.passwordHash = try await core.passwords.hash(password)
             change.endSessionsExcept = .some(isSelf ? actor.sessionId : nil)
-            change.mails.append(try passwordChangedNotice(to: change.user.email))
+            change.mails.append(try accounts.passwordChangedNotice(to: change.user.email))
             change.audit.append(AuditEvent(.passwordChanged, userId: user.id, actorId: actorId))
         }
         // A suspension ends every session: lifting it later does not bring old tokens back.
@@ -249,7 +246,7 @@ extension Accounts {
         do {
             try await core.store.applyAccountChange(change)
         } catch StoreError.duplicate(field: "email") {
-            throw Self.emailTaken
+            throw Accounts.emailTaken
         } catch StoreError.lastRootAdmin {
             throw Self.lastRootAdmin
         }
@@ -275,5 +272,16 @@ extension Accounts {
         if user.role == .rootAdmin, role != .rootAdmin, try await core.store.count(role: .rootAdmin) <= 1 {
             throw Self.lastRootAdmin
         }
+    }
+}
+
+/// Shared by the account services.
+extension Accounts {
+    public static let wrongCurrentPassword = GatehouseError.forbidden("Current password is incorrect")
+
+    /// The role hierarchy (`Role.canManage`) for every write to another account, whatever the
+    /// field or surface: refused with 403 before anything is read from the request or changed.
+    public static func requireManages(_ actor: Principal, _ target: User) throws {
+        guard actor.user.id == target.id || actor.user.role.canManage(target.role) else { throw Profiles.outranked }
     }
 }

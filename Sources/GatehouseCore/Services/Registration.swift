@@ -74,7 +74,11 @@ extension Validate {
     }
 }
 
-extension Accounts {
+/// Opening an account and verifying its email.
+public struct Registrations: Sendable {
+    let core: Core
+    /// The account rules these build on (password checks, audit rows, mails).
+    var accounts: Accounts { core.accounts }
     public static let alreadyVerified = GatehouseError.badRequest("Email already verified")
     public static let invalidVerification = GatehouseError.badRequest("Invalid or expired verification")
 
@@ -111,7 +115,7 @@ extension Accounts {
                 viaTrustedProxy: origin.viaTrustedProxy
             )
         )
-        try await checkNewPassword(form.password, email: email, clientIP: origin.clientIP)
+        try await accounts.checkNewPassword(form.password, email: email, clientIP: origin.clientIP)
 
         let user = User(
             email: email,
@@ -127,7 +131,7 @@ extension Accounts {
             dateOfBirth: form.dateOfBirth,
             avatarUrl: form.avatarUrl
         )
-        let (verification, mail) = try verificationMail(for: user)
+        let (verification, mail) = try accounts.verificationMail(for: user)
         do {
             try await core.store.createAccount(
                 user,
@@ -136,23 +140,10 @@ extension Accounts {
                 audit: AuditEvent(.userRegistered, userId: user.id)
             )
         } catch StoreError.duplicate(field: "email") {
-            throw Self.emailTaken
+            throw Accounts.emailTaken
         }
         core.outboxNudge.signal()
         return user
-    }
-
-    /// A new verification for `user` and the mail that carries its code and link.
-    func verificationMail(for user: User) throws -> (EmailVerification, OutboxMail) {
-        let (verification, token, code) = EmailVerification.make(userId: user.id)
-        let settings = core.settings.mail
-        let mail = try mail(
-            "verify-email",
-            to: user.email,
-            subject: "Confirm your email address for \(settings.productName)",
-            values: ["code": code, "link": "\(settings.panelURL)/verify-email?token=\(token)"]
-        )
-        return (verification, mail)
     }
 
     /// Verifies with the link's token.
@@ -186,8 +177,24 @@ extension Accounts {
     public func sendNewVerification(for user: User, clientIP: String? = nil) async throws {
         guard !user.emailVerified else { throw Self.alreadyVerified }
         try await core.checkPolicies(PolicyInput(point: .verificationMail, clientIP: clientIP, email: user.email))
-        let (verification, mail) = try verificationMail(for: user)
+        let (verification, mail) = try accounts.verificationMail(for: user)
         try await core.store.replaceVerification(verification, mail: mail)
         core.outboxNudge.signal()
+    }
+}
+
+/// Shared by the account services.
+extension Accounts {
+    /// A new verification for `user` and the mail that carries its code and link.
+    func verificationMail(for user: User) throws -> (EmailVerification, OutboxMail) {
+        let (verification, token, code) = EmailVerification.make(userId: user.id)
+        let settings = core.settings.mail
+        let mail = try mail(
+            "verify-email",
+            to: user.email,
+            subject: "Confirm your email address for \(settings.productName)",
+            values: ["code": code, "link": "\(settings.panelURL)/verify-email?token=\(token)"]
+        )
+        return (verification, mail)
     }
 }

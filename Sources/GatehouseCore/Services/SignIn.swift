@@ -7,7 +7,11 @@ public enum SignInResult: Sendable {
     case twoFactorRequired(tempToken: String)
 }
 
-extension Accounts {
+/// Signing in: with a password, finishing with a second factor, and right after sign-up.
+public struct SignIns: Sendable {
+    let core: Core
+    /// The account rules these build on (password checks, audit rows, mails).
+    var accounts: Accounts { core.accounts }
     /// How long a temp token from a password sign-in waits for its code.
     public static let challengeLifetime: TimeInterval = 5 * 60
     /// Wrong codes one temp token takes before it is void.
@@ -23,7 +27,7 @@ extension Accounts {
     {
         let email = try Validate.boundedEmail(email)
         try await core.checkPolicies(PolicyInput(point: .login, clientIP: clientIP, email: email))
-        let user = try await authenticate(email: email, password: password)
+        let user = try await accounts.authenticate(email: email, password: password)
         if user.twoFactorEnabled {
             let tempToken = Secrets.sessionToken()
             try await core.store.insertLoginChallenge(
@@ -87,7 +91,7 @@ extension Accounts {
 
         do {
             let (token, session) = core.sessions.newSession(for: user, ip: clientIP, userAgent: userAgent)
-            if let proof = try await twoFactorProof(code, for: user),
+            if let proof = try await accounts.twoFactorProof(code, for: user),
                 try await core.store.completeLoginChallenge(
                     id: challenge.id,
                     proof: proof,
@@ -112,7 +116,7 @@ extension Accounts {
             throw error
         }
         try await core.store.failLoginChallenge(id: challenge.id, maxAttempts: Self.challengeAttempts)
-        await recordLoginFailure(email: user.email, userId: user.id, reason: "twoFactor")
+        await accounts.recordLoginFailure(email: user.email, userId: user.id, reason: "twoFactor")
         throw Self.invalidSignInCode
     }
 
@@ -125,7 +129,7 @@ extension Accounts {
             return []
         }
         return [
-            try mail(
+            try accounts.mail(
                 "new-sign-in",
                 to: user.email,
                 subject: "New sign-in to your \(core.settings.mail.productName) account",

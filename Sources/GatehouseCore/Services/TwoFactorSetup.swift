@@ -24,7 +24,11 @@ public struct TwoFactorSetup: Sendable {
     public var otpauthUrl: String
 }
 
-extension Accounts {
+/// Turning two-factor sign-in on and off.
+public struct TwoFactor: Sendable {
+    let core: Core
+    /// The account rules these build on (password checks, audit rows, mails).
+    var accounts: Accounts { core.accounts }
     public static let twoFactorAlreadyEnabled = GatehouseError.badRequest(
         "Two-factor authentication is already enabled"
     )
@@ -62,8 +66,8 @@ extension Accounts {
     /// session cannot bind its holder's authenticator to the account.
     public func enableTwoFactor(for user: User, code: String, password: String) async throws -> [String] {
         guard !user.twoFactorEnabled else { throw Self.twoFactorAlreadyEnabled }
-        guard try await confirmPassword(password, of: user, reason: "password") else {
-            throw Self.wrongCurrentPassword
+        guard try await accounts.confirmPassword(password, of: user, reason: "password") else {
+            throw Accounts.wrongCurrentPassword
         }
         guard let stored = try await core.store.twoFactorSecret(userId: user.id), !stored.enabled,
             let secret = core.secretKey.open(stored.sealedSecret)
@@ -87,17 +91,17 @@ extension Accounts {
     /// toward the sign-in lockout. The owner is mailed.
     public func disableTwoFactor(for user: User, password: String, code: String) async throws {
         guard user.twoFactorEnabled else { throw Self.twoFactorNotEnabled }
-        guard try await confirmPassword(password, of: user, reason: "password") else {
-            throw Self.wrongCurrentPassword
+        guard try await accounts.confirmPassword(password, of: user, reason: "password") else {
+            throw Accounts.wrongCurrentPassword
         }
         try await core.checkPolicies(PolicyInput(point: .credentialCheck, email: user.email))
-        let notice = try mail(
+        let notice = try accounts.mail(
             "two-factor-disabled",
             to: user.email,
             subject: "Two-factor authentication was turned off for your \(core.settings.mail.productName) account",
-            values: noticeValues([:])
+            values: accounts.noticeValues([:])
         )
-        guard let proof = try await twoFactorProof(code, for: user),
+        guard let proof = try await accounts.twoFactorProof(code, for: user),
             try await core.store.disableTwoFactor(
                 userId: user.id,
                 proof: proof,
@@ -105,17 +109,23 @@ extension Accounts {
                 mails: [notice]
             )
         else {
-            await recordLoginFailure(email: user.email, userId: user.id, reason: "twoFactor")
+            await accounts.recordLoginFailure(email: user.email, userId: user.id, reason: "twoFactor")
             throw Self.invalidTwoFactorCode
         }
         await core.recordPolicyEvent(.credentialPassed(email: user.email))
         core.outboxNudge.signal()
     }
 
+    /// A TOTP code as typed: spaces dropped ("123 456").
+    static func digits(_ code: String) -> String { code.filter { $0 != " " } }
+}
+
+/// Shared by the account services.
+extension Accounts {
     /// What `code` would prove for `user`: a TOTP step not yet used (six digits), or a backup
     /// code's hash (spent, or refused, by the store). Nil when it cannot be right.
     func twoFactorProof(_ code: String, for user: User) async throws -> TwoFactorProof? {
-        let digits = Self.digits(code)
+        let digits = TwoFactor.digits(code)
         if digits.utf8.count == 6, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) {
             guard let stored = try await core.store.twoFactorSecret(userId: user.id), stored.enabled,
                 let secret = core.secretKey.open(stored.sealedSecret),
@@ -128,7 +138,4 @@ extension Accounts {
         guard backup.count == 10 else { return nil }
         return .backupCode(hash: core.secretKey.hash(backup))
     }
-
-    /// A TOTP code as typed: spaces dropped ("123 456").
-    static func digits(_ code: String) -> String { code.filter { $0 != " " } }
 }

@@ -163,3 +163,75 @@ public struct Accounts: Sendable {
         )
     }
 }
+
+/// The rules the account services share: a new password's checks, the mails they send, the
+/// role hierarchy, two-factor proofs, verification mails.
+extension Accounts {
+    /// A new verification for `user` and the mail that carries its code and link.
+    func verificationMail(for user: User) throws -> (EmailVerification, OutboxMail) {
+        let (verification, token, code) = EmailVerification.make(userId: user.id)
+        let settings = core.settings.mail
+        let mail = try mail(
+            "verify-email",
+            to: user.email,
+            subject: "Confirm your email address for \(settings.productName)",
+            values: ["code": code, "link": "\(settings.panelURL)/verify-email?token=\(token)"]
+        )
+        return (verification, mail)
+    }
+
+    public static let wrongCurrentPassword = GatehouseError.forbidden("Current password is incorrect")
+
+    /// The role hierarchy (`Role.canManage`) for every write to another account, whatever the
+    /// field or surface: refused with 403 before anything is read from the request or changed.
+    public static func requireManages(_ actor: Principal, _ target: User) throws {
+        guard actor.user.id == target.id || actor.user.role.canManage(target.role) else { throw Profiles.outranked }
+    }
+
+    /// What `code` would prove for `user`: a TOTP step not yet used (six digits), or a backup
+    /// code's hash (spent, or refused, by the store). Nil when it cannot be right.
+    func twoFactorProof(_ code: String, for user: User) async throws -> TwoFactorProof? {
+        let digits = TwoFactor.digits(code)
+        if digits.utf8.count == 6, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) {
+            guard let stored = try await core.store.twoFactorSecret(userId: user.id), stored.enabled,
+                let secret = core.secretKey.open(stored.sealedSecret),
+                let step = TOTP(secret: secret).matchingStep(digits, at: Date()),
+                step > (stored.lastUsedStep ?? .min)
+            else { return nil }
+            return .totp(step: step)
+        }
+        let backup = BackupCodes.normalized(code)
+        guard backup.count == 10 else { return nil }
+        return .backupCode(hash: core.secretKey.hash(backup))
+    }
+
+    /// Asks the password-set policies (length, classes, breached list...) about a new password.
+    func checkNewPassword(_ password: String, email: String, clientIP: String? = nil) async throws {
+        try await core.checkPolicies(
+            PolicyInput(point: .passwordSet, clientIP: clientIP, email: email, subject: .password(password))
+        )
+    }
+
+    /// The notice mailed whenever an account's password changes.
+    func passwordChangedNotice(to email: String) throws -> OutboxMail {
+        try mail(
+            "password-changed",
+            to: email,
+            subject: "Your \(core.settings.mail.productName) password was changed",
+            values: [:]
+        )
+    }
+
+    /// The values every security notice names: when, and from which address (the request's).
+    func noticeValues(_ values: [String: String]) -> [String: String] {
+        values.merging(["time": Timestamp.string(Date()), "ip": AuditEvent.clientIP ?? "an unknown address"]) { $1 }
+    }
+
+    /// An outbox mail from the `name` templates, with `productName` among the values.
+    func mail(_ name: String, to: String, subject: String, values: [String: String]) throws -> OutboxMail {
+        var values = values
+        values["productName"] = core.settings.mail.productName
+        let body = try MailTemplates.shared.render(name, values)
+        return OutboxMail(message: MailMessage(to: to, subject: subject, text: body.text, html: body.html), now: Date())
+    }
+}

@@ -69,36 +69,3 @@ public struct PasswordResets: Sendable {
     }
 
 }
-
-/// Shared by the account services.
-extension Accounts {
-    /// Asks the password-set policies (length, classes, breached list...) about a new password.
-    func checkNewPassword(_ password: String, email: String, clientIP: String? = nil) async throws {
-        try await core.checkPolicies(
-            PolicyInput(point: .passwordSet, clientIP: clientIP, email: email, subject: .password(password))
-        )
-    }
-
-    /// The notice mailed whenever an account's password changes.
-    func passwordChangedNotice(to email: String) throws -> OutboxMail {
-        try mail(
-            "password-changed",
-            to: email,
-            subject: "Your \(core.settings.mail.productName) password was changed",
-            values: [:]
-        )
-    }
-
-    /// The values every security notice names: when, and from which address (the request's).
-    func noticeValues(_ values: [String: String]) -> [String: String] {
-        values.merging(["time": Timestamp.string(Date()), "ip": AuditEvent.clientIP ?? "an unknown address"]) { $1 }
-    }
-
-    /// An outbox mail from the `name` templates, with `productName` among the values.
-    func mail(_ name: String, to: String, subject: String, values: [String: String]) throws -> OutboxMail {
-        var values = values
-        values["productName"] = core.settings.mail.productName
-        let body = try MailTemplates.shared.render(name, values)
-        return OutboxMail(message: MailMessage(to: to, subject: subject, text: body.text, html: body.html), now: Date())
-    }
-}

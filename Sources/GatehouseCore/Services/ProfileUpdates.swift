@@ -274,14 +274,3 @@ public struct Profiles: Sendable {
         }
     }
 }
-
-/// Shared by the account services.
-extension Accounts {
-    public static let wrongCurrentPassword = GatehouseError.forbidden("Current password is incorrect")
-
-    /// The role hierarchy (`Role.canManage`) for every write to another account, whatever the
-    /// field or surface: refused with 403 before anything is read from the request or changed.
-    public static func requireManages(_ actor: Principal, _ target: User) throws {
-        guard actor.user.id == target.id || actor.user.role.canManage(target.role) else { throw Profiles.outranked }
-    }
-}

@@ -182,19 +182,3 @@ public struct Registrations: Sendable {
         core.outboxNudge.signal()
     }
 }
-
-/// Shared by the account services.
-extension Accounts {
-    /// A new verification for `user` and the mail that carries its code and link.
-    func verificationMail(for user: User) throws -> (EmailVerification, OutboxMail) {
-        let (verification, token, code) = EmailVerification.make(userId: user.id)
-        let settings = core.settings.mail
-        let mail = try mail(
-            "verify-email",
-            to: user.email,
-            subject: "Confirm your email address for \(settings.productName)",
-            values: ["code": code, "link": "\(settings.panelURL)/verify-email?token=\(token)"]
-        )
-        return (verification, mail)
-    }
-}

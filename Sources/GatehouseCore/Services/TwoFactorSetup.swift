@@ -119,23 +119,3 @@ public struct TwoFactor: Sendable {
     /// A TOTP code as typed: spaces dropped ("123 456").
     static func digits(_ code: String) -> String { code.filter { $0 != " " } }
 }
-
-/// Shared by the account services.
-extension Accounts {
-    /// What `code` would prove for `user`: a TOTP step not yet used (six digits), or a backup
-    /// code's hash (spent, or refused, by the store). Nil when it cannot be right.
-    func twoFactorProof(_ code: String, for user: User) async throws -> TwoFactorProof? {
-        let digits = TwoFactor.digits(code)
-        if digits.utf8.count == 6, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) {
-            guard let stored = try await core.store.twoFactorSecret(userId: user.id), stored.enabled,
-                let secret = core.secretKey.open(stored.sealedSecret),
-                let step = TOTP(secret: secret).matchingStep(digits, at: Date()),
-                step > (stored.lastUsedStep ?? .min)
-            else { return nil }
-            return .totp(step: step)
-        }
-        let backup = BackupCodes.normalized(code)
-        guard backup.count == 10 else { return nil }
-        return .backupCode(hash: core.secretKey.hash(backup))
-    }
-}

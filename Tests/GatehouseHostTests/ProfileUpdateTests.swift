@@ -92,6 +92,19 @@ import Testing
                 token
             )
             #expect(taken.status == 409)
+            // A new password over 1024 bytes is refused before anything is hashed, as everywhere.
+            let long = String(repeating: "Aa1!", count: 275)
+            let tooLong = try await put(
+                server,
+                "/api/users/me",
+                #"{"password":"\#(long)","currentPassword":"\#(TestServer.password)"}"#,
+                token
+            )
+            #expect(tooLong.status == 400)
+            #expect(
+                tooLong.body
+                    == #"{"error":"Validation failed","details":[{"field":"password","message":"must be at most 1024 bytes"}]}"#
+            )
             let moved = try await put(
                 server,
                 "/api/users/me",

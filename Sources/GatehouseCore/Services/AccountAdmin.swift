@@ -63,9 +63,8 @@ public struct AccountAdmin: Sendable {
         // This surface's own floor (CONTRACT §5), then every new password's bounds.
         if password.count < 8 {
             issues.append(FieldIssue(field: "password", message: "must be at least 8 characters", code: .tooShort))
-        } else if let issue = Validate.newPassword(password) {
-            issues.append(issue)
         }
+        if !password.isEmpty, let issue = Validate.newPassword(password) { issues.append(issue) }
         guard issues.isEmpty else { throw GatehouseError.validation(issues) }
         if role.isAdmin && actor.user.role != .rootAdmin {
             throw GatehouseError.forbidden("Only a rootAdmin may grant or revoke admin roles")

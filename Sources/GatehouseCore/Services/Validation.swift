@@ -63,7 +63,6 @@ public enum Validate {
         return allowedOrigins.contains(origin)
     }
 
-    /// Lower-cased and trimmed: the form in which emails are stored and compared.
     /// A form's email, normalized, or its issue: the one check every form makes of an address.
     public static func email(_ value: String, field: String = "email") -> (String, FieldIssue?) {
         let email = normalizedEmail(value)
@@ -82,6 +81,7 @@ public enum Validate {
         return nil
     }
 
+    /// Lower-cased and trimmed: the form in which emails are stored and compared.
     public static func normalizedEmail(_ email: String) -> String {
         email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
     }

@@ -12,17 +12,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-10}
 connections=${2:-32}
 scripts/install-deps.sh --bench
-swift build -c release --product gatehouse --scratch-path .build-release >/dev/null 2>&1
-binary=.build-release/release/gatehouse
-
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-    [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source benchmarks/common.sh
 
 export GATEHOUSE_DATABASE_PATH="$work/gatehouse.sqlite"
 export GATEHOUSE_SERVER_HOST=127.0.0.1 GATEHOUSE_SERVER_PORT=0 GATEHOUSE_LOG_LEVEL=notice
@@ -41,11 +31,7 @@ SELECT printf('cbench%019d', i), printf('user%d@bench.test', i),
 FROM n;
 SQL
 
-"$binary" serve --config etc/gatehouse.yaml >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 300); do grep -q "listening on" "$work/server.log" && break; sleep 0.1; done
-port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/server.log" | head -1)
-[[ -n "$port" ]] || { cat "$work/server.log" >&2; exit 1; }
+start_server
 base="http://127.0.0.1:$port"
 
 token=$(curl -sf -X POST "$base/api/auth/login" -H 'Content-Type: application/json' \

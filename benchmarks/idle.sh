@@ -7,23 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-30}
-swift build -c release --product gatehouse --scratch-path .build-release >/dev/null 2>&1
-binary=.build-release/release/gatehouse
+source benchmarks/common.sh
 
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-    [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-GATEHOUSE_DATABASE_PATH="$work/gatehouse.sqlite" GATEHOUSE_SERVER_HOST=127.0.0.1 GATEHOUSE_SERVER_PORT=0 \
-    "$binary" serve --config etc/gatehouse.yaml >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 300); do grep -q "listening on" "$work/server.log" && break; sleep 0.1; done
-grep -q "listening on" "$work/server.log" || { cat "$work/server.log" >&2; exit 1; }
+export GATEHOUSE_DATABASE_PATH="$work/gatehouse.sqlite" GATEHOUSE_SERVER_HOST=127.0.0.1 GATEHOUSE_SERVER_PORT=0
+start_server
 ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 hz=$(getconf CLK_TCK)
 sleep 5

@@ -9,27 +9,7 @@ cd "$(dirname "$0")/.."
 
 count=${1:-1000}
 make -s test-deps
-swift build -c release --product gatehouse --scratch-path .build-release >/dev/null 2>&1
-binary=.build-release/release/gatehouse
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-wait_for() { # file pattern seconds
-    for _ in $(seq $((${3} * 10))); do
-        if grep -q "$2" "$1" 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "timed out waiting for '$2' in $1" >&2
-    cat "$1" >&2
-    exit 1
-}
+source benchmarks/common.sh
 
 .venv/bin/python Tests/Support/smtp_server.py --port 0 --maildir "$work/mail" >"$work/smtp.log" 2>&1 &
 pids+=($!)
@@ -41,9 +21,7 @@ export GATEHOUSE_SERVER_HOST=127.0.0.1 GATEHOUSE_SERVER_PORT=0 GATEHOUSE_LOG_LEV
 export GATEHOUSE_MAIL_PROVIDER=smtp GATEHOUSE_MAIL_FROM="Gatehouse <bench@example.test>"
 export GATEHOUSE_MAIL_SMTP_HOST=127.0.0.1 GATEHOUSE_MAIL_SMTP_PORT="$smtp_port" GATEHOUSE_MAIL_SMTP_SECURITY=none
 
-"$binary" serve --config etc/gatehouse.yaml >"$work/server.log" 2>&1 &
-pids+=($!)
-wait_for "$work/server.log" "listening on" 30
+start_server
 
 start=$(date +%s.%N)
 "$binary" mail queue-test --config etc/gatehouse.yaml --to bench@example.test --count "$count" >/dev/null

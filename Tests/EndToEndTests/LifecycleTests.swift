@@ -61,6 +61,17 @@ import Testing
         return Int(fields[11])! + Int(fields[12])!
     }
 
+    /// Registers ada@example.test and waits until the outbox is delivering her verification
+    /// mail (to a mail server that has hung, in the tests that use it).
+    func registerWithMailInDelivery(_ server: Server) async throws {
+        #expect(try await server.client.post("/api/users/register", registration("ada@example.test")).status == 201)
+        let store = try SQLiteStore(path: server.database)
+        let deadline = Date().addingTimeInterval(10)
+        while try await store.outboxMails().first?.status != .sending, Date() < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     func registration(_ email: String) -> String {
         #"{"email":"\#(email)","password":"Str0ng!pass","firstName":"Ada","lastName":"Lovelace"}"#
     }
@@ -238,12 +249,7 @@ import Testing
             smtp(hung.port, ["GATEHOUSE_SERVER_SHUTDOWN_TIMEOUT": "2", "GATEHOUSE_MAIL_SMTP_TIMEOUT": "120"])
         )
         defer { server.process.stop() }
-        #expect(try await server.client.post("/api/users/register", registration("ada@example.test")).status == 201)
-        let store = try SQLiteStore(path: server.database)
-        let deadline = Date().addingTimeInterval(10)
-        while try await store.outboxMails().first?.status != .sending, Date() < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await registerWithMailInDelivery(server)
         let (status, seconds) = try await stop(server)
         print("stop past the timeout (2 s): exit \(status) in \(String(format: "%.2f", seconds)) s")
         #expect(status == 1)
@@ -270,12 +276,7 @@ import Testing
             smtp(hung.port, ["GATEHOUSE_SERVER_SHUTDOWN_TIMEOUT": "60", "GATEHOUSE_MAIL_SMTP_TIMEOUT": "120"])
         )
         defer { server.process.stop() }
-        #expect(try await server.client.post("/api/users/register", registration("ada@example.test")).status == 201)
-        let store = try SQLiteStore(path: server.database)
-        let deadline = Date().addingTimeInterval(10)
-        while try await store.outboxMails().first?.status != .sending, Date() < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await registerWithMailInDelivery(server)
         server.process.signal(SIGTERM)
         _ = try await server.process.waitForLine(containing: "shutting down")
         try await Task.sleep(for: .milliseconds(500))

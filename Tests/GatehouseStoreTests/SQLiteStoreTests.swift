@@ -15,6 +15,19 @@ func makeStore() async throws -> SQLiteStore {
     return store
 }
 
+/// A session of `user` found by `hash`, started `now` and lasting `lifetime` seconds.
+func makeSession(_ user: User, _ hash: String, now: Date, lifetime: TimeInterval = 3600) -> Session {
+    Session(
+        userId: user.id,
+        tokenHash: hash,
+        createdAt: now,
+        lastSeenAt: now,
+        expiresAt: now.addingTimeInterval(lifetime),
+        ip: nil,
+        userAgent: nil
+    )
+}
+
 func makeUser(_ email: String = "ada@example.com") -> User {
     User(email: email, passwordHash: "$argon2id$v=19$m=19456,t=2,p=1$x$y", firstName: "Ada", lastName: "Lovelace")
 }
@@ -87,17 +100,7 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         try await store.insertUser(ada)
         try await store.insertUser(bob)
         let now = Date()
-        func session(_ user: User, _ hash: String) -> Session {
-            Session(
-                userId: user.id,
-                tokenHash: hash,
-                createdAt: now,
-                lastSeenAt: now,
-                expiresAt: now.addingTimeInterval(600),
-                ip: nil,
-                userAgent: nil
-            )
-        }
+        func session(_ user: User, _ hash: String) -> Session { makeSession(user, hash, now: now, lifetime: 600) }
         let adaSession = session(ada, "ada-1")
         try await store.insertSession(adaSession, keepAtMost: 20)
         try await store.insertSession(session(ada, "ada-2"), keepAtMost: 20)
@@ -173,17 +176,7 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         try await store.insertUser(ada)
         try await store.insertUser(bob)
         let now = Date()
-        func session(_ user: User, _ hash: String) -> Session {
-            Session(
-                userId: user.id,
-                tokenHash: hash,
-                createdAt: now,
-                lastSeenAt: now,
-                expiresAt: now.addingTimeInterval(3600),
-                ip: nil,
-                userAgent: nil
-            )
-        }
+        func session(_ user: User, _ hash: String) -> Session { makeSession(user, hash, now: now, lifetime: 3600) }
         let a1 = session(ada, "a1")
         let a2 = session(ada, "a2")
         let b1 = session(bob, "b1")

@@ -20,6 +20,6 @@ public struct ModuleRegistry: Sendable {
 
     /// The mail providers' names (`mail.<name>`).
     public var mailProviders: [String] {
-        all.filter { $0.kind == .mail }.map { String($0.id.dropFirst("mail.".count)) }
+        all.compactMap { ($0 as? any MailProvider.Type)?.providerName }
     }
 }

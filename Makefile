@@ -25,7 +25,7 @@ test-deps:
 	@$(VENV)/bin/python -c "import aiosmtpd" 2>/dev/null || $(VENV)/bin/pip install -q -r Tests/requirements.txt
 
 test: test-deps
-	TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test
+	TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python SWIFT=$(SWIFT) scripts/run-tests.sh
 
 format:
 	$(SWIFT) format -i -r Package.swift Sources Plugins Tests

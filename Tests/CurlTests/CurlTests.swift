@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
+import ServiceLifecycle
 import TestSupport
 import Testing
 
@@ -26,18 +28,24 @@ func withEchoServer(_ body: @Sendable (Int) async throws -> Void) async throws {
     let app = Application(
         router: router,
         configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-        onServerRunning: { continuation.yield($0.localAddress!.port!) }
+        onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }
     )
-    let task = Task { try await app.runService() }
+    // Stopped by a graceful shutdown, not by cancelling its task: cancelling a server while a
+    // connection is being accepted can drop that connection's writer unfinished (a trap in NIO).
+    let group = ServiceGroup(services: [app], logger: Logger(label: "echo"))
+    let task = Task { try await group.run() }
     var iterator = ports.makeAsyncIterator()
-    let port = await iterator.next()!
+    let port = await iterator.next() ?? 0
     do {
+        guard port > 0 else { throw TestFailure("the echo server did not start") }
         try await body(port)
     } catch {
-        task.cancel()
+        await group.triggerGracefulShutdown()
+        _ = await task.result
         throw error
     }
-    task.cancel()
+    await group.triggerGracefulShutdown()
+    _ = await task.result
 }
 
 @Suite struct CurlHTTPTests {

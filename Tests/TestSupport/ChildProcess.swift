@@ -23,7 +23,12 @@ public final class ChildProcess: Sendable {
         self.process = process
         pipe.fileHandleForReading.readabilityHandler = { [buffer] handle in
             let data = handle.availableData
-            guard !data.isEmpty else { return }
+            // At the end of the output the handler would be called again and again with
+            // nothing: stop it there.
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
             buffer.append(String(decoding: data, as: UTF8.self))
         }
         try process.run()

@@ -272,7 +272,10 @@ final class RequestPartWatcher: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent, !deadline.quiesce(context) {
+        // A connection not active yet is passed on at once: Hummingbird closes it then. Held
+        // open, it could become active after the server stopped accepting, and NIO drops the
+        // writer of a connection nobody took unfinished (a trap).
+        if event is ChannelShouldQuiesceEvent, context.channel.isActive, !deadline.quiesce(context) {
             heldQuiesce = true
             return
         }

@@ -56,28 +56,28 @@ import Testing
                 countries: [KP]
                 header: CF-IPCountry
             """
-        let direct = try await TestServer(yaml: yaml)
-        defer { Task { await direct.stop() } }
-        // Not through a trusted proxy: the header is ignored, the billing country decides.
-        #expect(try await register(direct, 1, country: "ZA", headers: [("CF-IPCountry", "KP")]).status == 201)
+        try await TestServer.run(yaml: yaml) { direct in
+            // Not through a trusted proxy: the header is ignored, the billing country decides.
+            #expect(try await register(direct, 1, country: "ZA", headers: [("CF-IPCountry", "KP")]).status == 201)
 
-        let proxied = try await TestServer(yaml: yaml + "\nserver:\n  trustedProxies: [127.0.0.1]\n")
-        defer { Task { await proxied.stop() } }
-        let blocked = try await register(proxied, 2, country: "ZA", headers: [("CF-IPCountry", "KP")])
-        #expect(blocked.status == 403)
-        #expect(blocked.body == Self.refusal)
-        // The header wins over the billing country...
-        #expect(try await register(proxied, 3, country: "KP", headers: [("CF-IPCountry", "de")]).status == 201)
-        // ...unless it does not know ("XX") or is absent.
-        #expect(try await register(proxied, 4, country: "KP", headers: [("CF-IPCountry", "XX")]).status == 403)
-        #expect(try await register(proxied, 5, country: "KP").status == 403)
+            try await TestServer.run(yaml: yaml + "\nserver:\n  trustedProxies: [127.0.0.1]\n") { proxied in
+                let blocked = try await register(proxied, 2, country: "ZA", headers: [("CF-IPCountry", "KP")])
+                #expect(blocked.status == 403)
+                #expect(blocked.body == Self.refusal)
+                // The header wins over the billing country...
+                #expect(try await register(proxied, 3, country: "KP", headers: [("CF-IPCountry", "de")]).status == 201)
+                // ...unless it does not know ("XX") or is absent.
+                #expect(try await register(proxied, 4, country: "KP", headers: [("CF-IPCountry", "XX")]).status == 403)
+                #expect(try await register(proxied, 5, country: "KP").status == 403)
+            }
+        }
     }
 
     @Test func theMaxMindDatabaseLooksUpTheClientAddress() async throws {
         let database = try makeDatabase([
             "203.0.113.0/24": "KP", "198.51.100.0/24": "DE", "2001:db8::/32": "KP",
         ])
-        let server = try await TestServer(
+        try await TestServer.run(
             yaml: """
                 server:
                   trustedProxies: [127.0.0.1]
@@ -87,24 +87,24 @@ import Testing
                     header: CF-IPCountry
                     mmdb: \(database)
                 """
-        )
-        defer { Task { await server.stop() } }
-        func from(_ address: String) -> [(String, String)] { [("X-Forwarded-For", address)] }
+        ) { server in
+            func from(_ address: String) -> [(String, String)] { [("X-Forwarded-For", address)] }
 
-        let blocked = try await register(server, 1, country: "ZA", headers: from("203.0.113.9"))
-        #expect(blocked.status == 403)
-        #expect(blocked.body == Self.refusal)
-        #expect(try await register(server, 2, country: "ZA", headers: from("2001:db8::1")).status == 403)
-        // The database wins over the billing country.
-        #expect(try await register(server, 3, country: "KP", headers: from("198.51.100.20")).status == 201)
-        // An address it does not know: the billing country decides.
-        #expect(try await register(server, 4, country: "KP", headers: from("192.0.2.1")).status == 403)
-        #expect(try await register(server, 5, country: "ZA", headers: from("192.0.2.1")).status == 201)
-        // The trusted header comes first.
-        #expect(
-            try await register(server, 6, country: "ZA", headers: from("198.51.100.20") + [("CF-IPCountry", "KP")])
-                .status == 403
-        )
+            let blocked = try await register(server, 1, country: "ZA", headers: from("203.0.113.9"))
+            #expect(blocked.status == 403)
+            #expect(blocked.body == Self.refusal)
+            #expect(try await register(server, 2, country: "ZA", headers: from("2001:db8::1")).status == 403)
+            // The database wins over the billing country.
+            #expect(try await register(server, 3, country: "KP", headers: from("198.51.100.20")).status == 201)
+            // An address it does not know: the billing country decides.
+            #expect(try await register(server, 4, country: "KP", headers: from("192.0.2.1")).status == 403)
+            #expect(try await register(server, 5, country: "ZA", headers: from("192.0.2.1")).status == 201)
+            // The trusted header comes first.
+            #expect(
+                try await register(server, 6, country: "ZA", headers: from("198.51.100.20") + [("CF-IPCountry", "KP")])
+                    .status == 403
+            )
+        }
     }
 
     @Test func badSettingsAreRefusedNamingTheKey() async throws {

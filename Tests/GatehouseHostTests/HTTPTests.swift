@@ -282,20 +282,20 @@ import Testing
     }
 
     @Test func secureCookiesAndTrustedProxies() async throws {
-        let server = try await TestServer(
+        try await TestServer.run(
             yaml: "server:\n  secureCookies: true\n  trustedProxies: [127.0.0.1]\n"
-        )
-        defer { Task { await server.stop() } }
-        let user = try await server.createUser("ada@example.com")
-        let login = try await server.client.post(
-            "/api/auth/login",
-            #"{"email":"ada@example.com","password":"\#(TestServer.password)"}"#,
-            headers: [("X-Forwarded-For", "198.51.100.7, 127.0.0.1")]
-        )
-        #expect(login.status == 200)
-        #expect(login.headers("Set-Cookie").first?.contains("Secure") == true)
-        let sessions = try await server.core.store.sessions(userId: user.id, now: Date())
-        #expect(sessions.first?.ip == "198.51.100.7")
+        ) { server in
+            let user = try await server.createUser("ada@example.com")
+            let login = try await server.client.post(
+                "/api/auth/login",
+                #"{"email":"ada@example.com","password":"\#(TestServer.password)"}"#,
+                headers: [("X-Forwarded-For", "198.51.100.7, 127.0.0.1")]
+            )
+            #expect(login.status == 200)
+            #expect(login.headers("Set-Cookie").first?.contains("Secure") == true)
+            let sessions = try await server.core.store.sessions(userId: user.id, now: Date())
+            #expect(sessions.first?.ip == "198.51.100.7")
+        }
     }
 
     @Test func untrustedPeersCannotSpoofTheirAddress() async throws {

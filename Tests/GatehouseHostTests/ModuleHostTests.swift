@@ -124,20 +124,20 @@ struct CaptureMailer: MailProvider {
     }
 
     @Test func aModulesFeatureIsSwitchedByItsFlagAndAnUndeclaredOneIsOff() async throws {
-        let server = try await TestServer(
+        try await TestServer.run(
             yaml: yaml.replacingOccurrences(of: "policy.password,", with: "policy.flags, policy.password,")
                 + "\nfeatures:\n  echo: false\n",
             modules: modules
-        )
-        defer { Task { await server.stop() } }
-        let user = try await server.createUser("echo-\(Identifier.make())@example.test")
-        let token = try await server.client.login(user.email, TestServer.password)
-        #expect(try await server.client.get("/api/echo", bearer: token).status == 404)
-        // A feature no registered module declares is off, whatever asks for it.
-        let undeclared = PolicyInput.feature(Feature("nobodyDeclaresThis"))
-        await #expect(throws: GatehouseError.self) { try await server.core.checkPolicies(undeclared) }
-        // A flag no module declares is an unknown key.
-        #expect(await refusedPaths("features:\n  echoo: false\n") == ["features.echoo"])
+        ) { server in
+            let user = try await server.createUser("echo-\(Identifier.make())@example.test")
+            let token = try await server.client.login(user.email, TestServer.password)
+            #expect(try await server.client.get("/api/echo", bearer: token).status == 404)
+            // A feature no registered module declares is off, whatever asks for it.
+            let undeclared = PolicyInput.feature(Feature("nobodyDeclaresThis"))
+            await #expect(throws: GatehouseError.self) { try await server.core.checkPolicies(undeclared) }
+            // A flag no module declares is an unknown key.
+            #expect(await refusedPaths("features:\n  echoo: false\n") == ["features.echoo"])
+        }
     }
 
     @Test func theirKeysAreCheckedLikeAnyOther() async throws {

@@ -22,51 +22,51 @@ func registration(_ changes: [String: JSONValue?] = [:]) -> String {
     @Test func registeringCreatesTheUserAndMailsACodeAndALink() async throws {
         let smtp = try await SMTPServer()
         defer { smtp.stop() }
-        let server = try await TestServer(
+        try await TestServer.run(
             yaml: smtpYAML(
                 port: smtp.port,
                 extra: "  panelURL: https://panel.example.test/\n  productName: Acme Hosting"
             )
-        )
-        defer { Task { await server.stop() } }
-        let reply = try await server.client.post("/api/users/register", registration(["email": "NEW@Example.com"]))
-        #expect(reply.status == 201)
-        let userId = try #require(reply.json?["userId"]?.stringValue)
-        #expect(reply.body == #"{"success":true,"userId":"\#(userId)"}"#)
-        let user = try #require(try await server.core.store.user(id: userId))
-        #expect(user.email == "new@example.com")
-        #expect(user.emailVerified == false)
-        #expect(user.billingCountry == "ZA" && user.dateOfBirth == "1995-04-12")
-        #expect(user.passwordHash.hasPrefix("$argon2id$"))
+        ) { server in
+            let reply = try await server.client.post("/api/users/register", registration(["email": "NEW@Example.com"]))
+            #expect(reply.status == 201)
+            let userId = try #require(reply.json?["userId"]?.stringValue)
+            #expect(reply.body == #"{"success":true,"userId":"\#(userId)"}"#)
+            let user = try #require(try await server.core.store.user(id: userId))
+            #expect(user.email == "new@example.com")
+            #expect(user.emailVerified == false)
+            #expect(user.billingCountry == "ZA" && user.dateOfBirth == "1995-04-12")
+            #expect(user.passwordHash.hasPrefix("$argon2id$"))
 
-        let mail = ParsedMail(try await smtp.waitForMessages(1)[0].raw)
-        #expect(mail.header("To") == "new@example.com")
-        #expect(mail.header("Subject") == "Confirm your email address for Acme Hosting")
-        let text = mail.parts[0].1
-        let code = try #require(text.components(separatedBy: "code: ").last?.prefix(6))
-        #expect(code.count == 6 && code.allSatisfy(\.isNumber))
-        let token = try #require(
-            text.components(separatedBy: "https://panel.example.test/verify-email?token=").last?.prefix {
-                !$0.isWhitespace
-            }
-        )
-        #expect(token.count == 43)
+            let mail = ParsedMail(try await smtp.waitForMessages(1)[0].raw)
+            #expect(mail.header("To") == "new@example.com")
+            #expect(mail.header("Subject") == "Confirm your email address for Acme Hosting")
+            let text = mail.parts[0].1
+            let code = try #require(text.components(separatedBy: "code: ").last?.prefix(6))
+            #expect(code.count == 6 && code.allSatisfy(\.isNumber))
+            let token = try #require(
+                text.components(separatedBy: "https://panel.example.test/verify-email?token=").last?.prefix {
+                    !$0.isWhitespace
+                }
+            )
+            #expect(token.count == 43)
 
-        // The code verifies once; the link then no longer works either.
-        let wrong = try await server.client.post(
-            "/api/auth/verify-email",
-            #"{"email":"new@example.com","code":"\#(code == "000000" ? "111111" : "000000")"}"#
-        )
-        #expect(wrong.status == 400)
-        #expect(wrong.body == #"{"error":"Invalid or expired verification"}"#)
-        let ok = try await server.client.post(
-            "/api/auth/verify-email",
-            #"{"email":"new@example.com","code":"\#(code)"}"#
-        )
-        #expect(ok.status == 200)
-        #expect(ok.body == #"{"success":true}"#)
-        #expect(try await server.core.store.user(id: userId)?.emailVerified == true)
-        #expect(try await server.client.post("/api/auth/verify-email", #"{"token":"\#(token)"}"#).status == 400)
+            // The code verifies once; the link then no longer works either.
+            let wrong = try await server.client.post(
+                "/api/auth/verify-email",
+                #"{"email":"new@example.com","code":"\#(code == "000000" ? "111111" : "000000")"}"#
+            )
+            #expect(wrong.status == 400)
+            #expect(wrong.body == #"{"error":"Invalid or expired verification"}"#)
+            let ok = try await server.client.post(
+                "/api/auth/verify-email",
+                #"{"email":"new@example.com","code":"\#(code)"}"#
+            )
+            #expect(ok.status == 200)
+            #expect(ok.body == #"{"success":true}"#)
+            #expect(try await server.core.store.user(id: userId)?.emailVerified == true)
+            #expect(try await server.client.post("/api/auth/verify-email", #"{"token":"\#(token)"}"#).status == 400)
+        }
     }
 
     @Test func theLinkVerifiesAndAResendVoidsTheOldOne() async throws {

@@ -70,7 +70,7 @@ public final class ProviderStandIn: Sendable {
         let app = Application(
             router: router,
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { continuation.yield($0.localAddress!.port!) },
+            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) },
             logger: logger
         )
         let group = ServiceGroup(services: [app], logger: logger)
@@ -78,7 +78,8 @@ public final class ProviderStandIn: Sendable {
         self.state = state
         task = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
-        port = await iterator.next()!
+        guard let port = await iterator.next(), port > 0 else { throw TestFailure("the stand-in did not start") }
+        self.port = port
     }
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
@@ -88,5 +89,17 @@ public final class ProviderStandIn: Sendable {
     public func stop() async {
         await group.triggerGracefulShutdown()
         _ = await task.result
+    }
+
+    /// A stand-in for the length of `body`, stopped (and waited for) when it returns or throws.
+    public static func run(replies: [Reply], _ body: (ProviderStandIn) async throws -> Void) async throws {
+        let standIn = try await ProviderStandIn(replies: replies)
+        do {
+            try await body(standIn)
+        } catch {
+            await standIn.stop()
+            throw error
+        }
+        await standIn.stop()
     }
 }

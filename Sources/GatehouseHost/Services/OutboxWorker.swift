@@ -22,16 +22,19 @@ struct OutboxWorker: Service {
         }
         let lanes = core.settings.mail.outbox.concurrency
         await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<lanes { group.addTask { await lane() } }
+            for index in 0..<lanes { group.addTask { await lane(polling: index == 0) } }
         }
     }
 
-    /// One delivery loop: claim, send, record; idle until nudged or the next due time.
-    func lane() async {
+    /// One delivery loop: claim, send, record; idle until nudged or the next due time. The
+    /// `polling` lane also looks each second for mail queued by another process (the CLI).
+    func lane(polling: Bool) async {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 activity.claimed()
                 if let mail = try await core.store.claimDueMail(now: Date()) {
+                    // There may be more: the other lanes look too.
+                    core.outboxNudge.signal()
                     activity.started(mail.id)
                     await deliver(mail)
                     activity.finished(mail.id)
@@ -40,16 +43,18 @@ struct OutboxWorker: Service {
             } catch {
                 core.logger.error("outbox: store error: \(error)")
             }
-            let wait = await idleTime()
+            let wait = await idleTime(polling: polling)
             await cancelWhenGracefulShutdown { await core.outboxNudge.wait(timeout: wait) }
         }
     }
 
-    /// Until the next pending mail is due, at most a second (mail queued by another process is
-    /// picked up within that).
-    func idleTime() async -> Duration {
-        guard let due = try? await core.store.nextMailDue() else { return .seconds(1) }
-        let seconds = min(1, max(0.01, due.timeIntervalSinceNow))
+    /// Until the next pending mail is due: at most a second for the polling lane (mail queued
+    /// by another process is picked up within that), a minute for the others, which mail queued
+    /// here or found by the polling lane wakes.
+    func idleTime(polling: Bool) async -> Duration {
+        let longest: Double = polling ? 1 : 60
+        guard let due = try? await core.store.nextMailDue() else { return .seconds(longest) }
+        let seconds = min(longest, max(0.01, due.timeIntervalSinceNow))
         return .milliseconds(Int(seconds * 1000))
     }
 

@@ -25,6 +25,11 @@ public struct RateLimitPolicy: PolicyModule {
     /// Verification mails per account, and requests for them per address.
     public let verificationMail: MailLimit
 
+    /// The counters and locks, kept across reloads in the host's pool under this module's id.
+    func limits(_ core: Core) -> any RateLimitStore {
+        core.moduleState.shared(Self.id) { InMemoryRateLimits() as any RateLimitStore }
+    }
+
     public struct MailLimit: Sendable, Equatable {
         public var perAccount: Window
         public var perAddress: Window
@@ -65,14 +70,14 @@ public struct RateLimitPolicy: PolicyModule {
                 register,
                 "Too many registrations from this address, try again later",
                 now: now,
-                rateLimits: core.rateLimits
+                rateLimits: limits(core)
             ) {
                 return .deny(refusal)
             }
             return .allow
         case .login:
             guard let email = input.email,
-                let until = core.rateLimits.lockedUntil(loginKey(email), now: now)
+                let until = limits(core).lockedUntil(loginKey(email), now: now)
             else { return .allow }
             return .deny(lockedOut(until: until, now: now))
         case .credentialCheck:
@@ -84,7 +89,7 @@ public struct RateLimitPolicy: PolicyModule {
                 kind: "password-reset",
                 input: input,
                 now: now,
-                rateLimits: core.rateLimits
+                rateLimits: limits(core)
             )
         case .verificationMail:
             return mailDecision(
@@ -92,11 +97,11 @@ public struct RateLimitPolicy: PolicyModule {
                 kind: "verification",
                 input: input,
                 now: now,
-                rateLimits: core.rateLimits
+                rateLimits: limits(core)
             )
         case .request:
             let caller = input.principal.map { "user:\($0.user.id)" } ?? "ip:\(input.clientIP ?? "-")"
-            let (count, resetAt) = core.rateLimits.hit(
+            let (count, resetAt) = limits(core).hit(
                 "request:\(caller)",
                 window: TimeInterval(general.seconds),
                 now: now
@@ -116,9 +121,9 @@ public struct RateLimitPolicy: PolicyModule {
         switch event {
         case .loginFailed(let email):
             let now = Date()
-            let count = core.rateLimits.count(loginKey(email), now: now)
+            let count = limits(core).count(loginKey(email), now: now)
             if count >= loginMaxFailures,
-                core.rateLimits.lock(
+                limits(core).lock(
                     loginKey(email),
                     until: now.addingTimeInterval(TimeInterval(loginLockout)),
                     now: now
@@ -129,11 +134,11 @@ public struct RateLimitPolicy: PolicyModule {
             }
         case .loginSucceeded(let email):
             // Not while locked: a check reserved before the lock that ends well does not lift it.
-            if core.rateLimits.lockedUntil(loginKey(email), now: Date()) == nil {
-                core.rateLimits.reset(loginKey(email))
+            if limits(core).lockedUntil(loginKey(email), now: Date()) == nil {
+                limits(core).reset(loginKey(email))
             }
         case .credentialPassed(let email):
-            core.rateLimits.release(loginKey(email), now: Date())
+            limits(core).release(loginKey(email), now: Date())
         }
     }
 
@@ -151,14 +156,14 @@ public struct RateLimitPolicy: PolicyModule {
         while true {
             let now = Date()
             guard
-                let until = core.rateLimits.reserve(
+                let until = limits(core).reserve(
                     key,
                     limit: loginMaxFailures,
                     window: TimeInterval(loginWindow),
                     now: now
                 )
             else { return .allow }
-            if core.rateLimits.lockedUntil(key, now: now) != nil || clock.now - start >= Self.slotWait
+            if limits(core).lockedUntil(key, now: now) != nil || clock.now - start >= Self.slotWait
                 || Task.isCancelled
             {
                 return .deny(lockedOut(until: until, now: now))

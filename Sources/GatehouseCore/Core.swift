@@ -42,8 +42,8 @@ public final class Core: Sendable {
     public let logger: Logger
     /// Wakes the outbox worker when mail is queued.
     public let outboxNudge = Nudge()
-    /// Rate-limit counters and locks; they outlive reloads.
-    public let rateLimits: any RateLimitStore = InMemoryRateLimits()
+    /// What modules keep across reloads (a rate limiter's counters), by key.
+    public let moduleState = ModuleStatePool()
     private let current: Mutex<Runtime>
 
     public init(store: any GatehouseStore, runtime: Runtime, secretKey: SecretKey, logger: Logger) {

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import Policies
 import TestSupport
 import Testing
 
@@ -145,6 +146,19 @@ import Testing
             )
             #expect(right.status == 429)
             #expect(right.header("Retry-After") != nil)
+        }
+    }
+
+    @Test func aLockoutOutlivesAReload() async throws {
+        try await TestServer.run { server in
+            try await server.createUser("ada@example.com")
+            let wrong = #"{"email":"ada@example.com","password":"wrong"}"#
+            for _ in 0..<5 { #expect(try await server.client.post("/api/auth/login", wrong).status == 401) }
+            // The config is read again (a new instance of every module): the lock holds.
+            try server.writeConfig("apiKeys:\n  maxPerUser: 3\n")
+            try await server.host.reload()
+            let right = #"{"email":"ada@example.com","password":"\#(password)"}"#
+            #expect(try await server.client.post("/api/auth/login", right).status == 429)
         }
     }
 

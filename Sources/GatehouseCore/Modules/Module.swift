@@ -167,8 +167,8 @@ public enum PolicyEvent: Sendable, Equatable {
 }
 
 /// A rule consulted at the decision points, in the order the config lists the policies.
-/// Policies keep no state of their own (an instance lives until the next reload): counters
-/// live in `core.rateLimits`.
+/// An instance lives until the next reload: counters that must last longer live in
+/// `core.moduleState`.
 public protocol PolicyModule: GatehouseModule {
     func decide(_ input: PolicyInput, core: Core) async -> PolicyDecision
     /// Told of events; the default ignores them.

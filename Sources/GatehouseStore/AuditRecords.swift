@@ -3,36 +3,45 @@ import GRDB
 import GatehouseCore
 
 /// A row of `audit_events`.
-struct AuditRecord: Codable, FetchableRecord, PersistableRecord {
+struct AuditRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "audit_events"
 
-    var id: String
-    var kind: String
-    var userId: String?
-    var actorId: String?
-    var ip: String?
-    var detail: String
-    var createdAt: Date
-
-    init(_ event: AuditEvent) {
-        (id, kind, userId, actorId, ip, createdAt) = (
-            event.id, event.kind.rawValue, event.userId, event.actorId, event.ip, event.createdAt
-        )
-        detail = JSONValue.object(event.detail.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }).jsonString
+    enum Columns {
+        static let id = Column("id")
+        static let kind = Column("kind")
+        static let userId = Column("userId")
+        static let actorId = Column("actorId")
+        static let ip = Column("ip")
+        static let detail = Column("detail")
+        static let createdAt = Column("createdAt")
     }
 
-    var event: AuditEvent? {
-        guard let kind = AuditEvent.Kind(rawValue: kind) else { return nil }
-        var event = AuditEvent(
-            kind,
-            userId: userId,
-            actorId: actorId,
-            ip: ip,
-            detail: (try? JSONDecoder().decode([String: JSONValue].self, from: Data(detail.utf8))) ?? [:],
-            at: createdAt
+    var event: AuditEvent
+
+    init(_ event: AuditEvent) { self.event = event }
+
+    init(row: Row) throws {
+        typealias C = Columns
+        event = AuditEvent(
+            try row.known(C.kind, of: Self.databaseTableName),
+            userId: row[C.userId],
+            actorId: row[C.actorId],
+            ip: row[C.ip],
+            detail: try row.jsonObject(C.detail, of: Self.databaseTableName),
+            at: row[C.createdAt]
         )
-        event.id = id
-        return event
+        event.id = row[C.id]
+    }
+
+    func encode(to container: inout PersistenceContainer) {
+        typealias C = Columns
+        container[C.id] = event.id
+        container[C.kind] = event.kind.rawValue
+        container[C.userId] = event.userId
+        container[C.actorId] = event.actorId
+        container[C.ip] = event.ip
+        container[C.detail] = event.detail.storedText
+        container[C.createdAt] = event.createdAt
     }
 }
 
@@ -42,15 +51,15 @@ extension SQLiteStore {
     }
 
     public func deleteAuditEvents(before cutoff: Date) async throws -> Int {
-        try await pool.write { db in try AuditRecord.filter(Column("createdAt") < cutoff).deleteAll(db) }
+        try await pool.write { db in try AuditRecord.filter(AuditRecord.Columns.createdAt < cutoff).deleteAll(db) }
     }
 
     public func auditEvents(userId: String?, limit: Int) async throws -> [AuditEvent] {
         try await pool.read { db in
             // rowid: the order of insertion, which createdAt cannot tell within one millisecond.
             var request = AuditRecord.order(Column.rowID.desc).limit(limit)
-            if let userId { request = request.filter(Column("userId") == userId) }
-            return try request.fetchAll(db).compactMap(\.event)
+            if let userId { request = request.filter(AuditRecord.Columns.userId == userId) }
+            return try request.fetchAll(db).map(\.event)
         }
     }
 }

@@ -3,64 +3,91 @@ import GRDB
 import GatehouseCore
 
 /// A row of `api_keys`.
-struct APIKeyRecord: Codable, FetchableRecord, PersistableRecord {
+struct APIKeyRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "api_keys"
 
-    var id: String
-    var userId: String
-    var name: String
-    var prefix: String
-    var keyHash: String
-    var createdAt: Date
-    var lastUsedAt: Date?
-    var expiresAt: Date?
-
-    init(_ key: APIKey) {
-        (id, userId, name, prefix, keyHash) = (key.id, key.userId, key.name, key.prefix, key.keyHash)
-        (createdAt, lastUsedAt, expiresAt) = (key.createdAt, key.lastUsedAt, key.expiresAt)
+    enum Columns {
+        static let id = Column("id")
+        static let userId = Column("userId")
+        static let name = Column("name")
+        static let prefix = Column("prefix")
+        static let keyHash = Column("keyHash")
+        static let createdAt = Column("createdAt")
+        static let lastUsedAt = Column("lastUsedAt")
+        static let expiresAt = Column("expiresAt")
     }
 
-    var key: APIKey {
-        APIKey(
-            id: id,
-            userId: userId,
-            name: name,
-            prefix: prefix,
-            keyHash: keyHash,
-            createdAt: createdAt,
-            lastUsedAt: lastUsedAt,
-            expiresAt: expiresAt
+    var key: APIKey
+
+    init(_ key: APIKey) { self.key = key }
+
+    init(row: Row) {
+        typealias C = Columns
+        key = APIKey(
+            id: row[C.id],
+            userId: row[C.userId],
+            name: row[C.name],
+            prefix: row[C.prefix],
+            keyHash: row[C.keyHash],
+            createdAt: row[C.createdAt],
+            lastUsedAt: row[C.lastUsedAt],
+            expiresAt: row[C.expiresAt]
         )
+    }
+
+    func encode(to container: inout PersistenceContainer) {
+        typealias C = Columns
+        container[C.id] = key.id
+        container[C.userId] = key.userId
+        container[C.name] = key.name
+        container[C.prefix] = key.prefix
+        container[C.keyHash] = key.keyHash
+        container[C.createdAt] = key.createdAt
+        container[C.lastUsedAt] = key.lastUsedAt
+        container[C.expiresAt] = key.expiresAt
     }
 }
 
 /// A row of `ssh_keys`.
-struct SSHKeyRecord: Codable, FetchableRecord, PersistableRecord {
+struct SSHKeyRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "ssh_keys"
 
-    var id: String
-    var userId: String
-    var name: String
-    var type: String
-    var fingerprint: String
-    var publicKey: String
-    var createdAt: Date
-
-    init(_ key: SSHKey) {
-        (id, userId, name, type) = (key.id, key.userId, key.name, key.type)
-        (fingerprint, publicKey, createdAt) = (key.fingerprint, key.publicKey, key.createdAt)
+    enum Columns {
+        static let id = Column("id")
+        static let userId = Column("userId")
+        static let name = Column("name")
+        static let type = Column("type")
+        static let fingerprint = Column("fingerprint")
+        static let publicKey = Column("publicKey")
+        static let createdAt = Column("createdAt")
     }
 
-    var key: SSHKey {
-        SSHKey(
-            id: id,
-            userId: userId,
-            name: name,
-            type: type,
-            fingerprint: fingerprint,
-            publicKey: publicKey,
-            createdAt: createdAt
+    var key: SSHKey
+
+    init(_ key: SSHKey) { self.key = key }
+
+    init(row: Row) {
+        typealias C = Columns
+        key = SSHKey(
+            id: row[C.id],
+            userId: row[C.userId],
+            name: row[C.name],
+            type: row[C.type],
+            fingerprint: row[C.fingerprint],
+            publicKey: row[C.publicKey],
+            createdAt: row[C.createdAt]
         )
+    }
+
+    func encode(to container: inout PersistenceContainer) {
+        typealias C = Columns
+        container[C.id] = key.id
+        container[C.userId] = key.userId
+        container[C.name] = key.name
+        container[C.type] = key.type
+        container[C.fingerprint] = key.fingerprint
+        container[C.publicKey] = key.publicKey
+        container[C.createdAt] = key.createdAt
     }
 }
 
@@ -72,7 +99,7 @@ extension SQLiteStore {
     {
         let record = APIKeyRecord(key)
         return try await accountWrite(userId: key.userId) { db in
-            guard try APIKeyRecord.filter(Column("userId") == key.userId).fetchCount(db) < maxPerUser else {
+            guard try APIKeyRecord.filter(APIKeyRecord.Columns.userId == key.userId).fetchCount(db) < maxPerUser else {
                 return false
             }
             try record.insert(db)
@@ -84,15 +111,18 @@ extension SQLiteStore {
 
     public func apiKeys(userId: String) async throws -> [APIKey] {
         try await pool.read { db in
-            try APIKeyRecord.filter(Column("userId") == userId)
-                .order(Column("createdAt").desc, Column("id").desc)
+            try APIKeyRecord.filter(APIKeyRecord.Columns.userId == userId)
+                .order(APIKeyRecord.Columns.createdAt.desc, APIKeyRecord.Columns.id.desc)
                 .fetchAll(db).map(\.key)
         }
     }
 
     public func deleteAPIKey(id: String, userId: String, audit: AuditEvent) async throws -> Bool {
         try await accountWrite(userId: userId) { db in
-            guard try APIKeyRecord.filter(Column("id") == id && Column("userId") == userId).deleteAll(db) > 0 else {
+            guard
+                try APIKeyRecord.filter(APIKeyRecord.Columns.id == id && APIKeyRecord.Columns.userId == userId)
+                    .deleteAll(db) > 0
+            else {
                 return false
             }
             try AuditRecord(audit).insert(db)
@@ -107,10 +137,10 @@ extension SQLiteStore {
         } else {
             let generation = apiKeyCache.generation
             found = try await pool.read { db in
-                guard let key = try APIKeyRecord.filter(Column("keyHash") == keyHash).fetchOne(db),
-                    let user = try UserRecord.fetchOne(db, key: key.userId)
+                guard let key = try APIKeyRecord.filter(APIKeyRecord.Columns.keyHash == keyHash).fetchOne(db),
+                    let user = try UserRecord.fetchOne(db, key: key.key.userId)
                 else { return nil }
-                return (key.key, try user.user)
+                return (key.key, user.user)
             }
             if let found { apiKeyCache.store(keyHash, found, userId: found.1.id, ifGeneration: generation) }
         }
@@ -132,8 +162,8 @@ extension SQLiteStore {
     {
         let record = SSHKeyRecord(key)
         try await pool.write { db in
-            var holders = SSHKeyRecord.filter(Column("fingerprint") == key.fingerprint)
-            if !uniqueAcrossUsers { holders = holders.filter(Column("userId") == key.userId) }
+            var holders = SSHKeyRecord.filter(SSHKeyRecord.Columns.fingerprint == key.fingerprint)
+            if !uniqueAcrossUsers { holders = holders.filter(SSHKeyRecord.Columns.userId == key.userId) }
             guard try holders.fetchCount(db) == 0 else { throw StoreError.duplicate(field: "fingerprint") }
             try record.insert(db)
             try AuditRecord(audit).insert(db)
@@ -143,15 +173,18 @@ extension SQLiteStore {
 
     public func sshKeys(userId: String) async throws -> [SSHKey] {
         try await pool.read { db in
-            try SSHKeyRecord.filter(Column("userId") == userId)
-                .order(Column("createdAt").desc, Column("id").desc)
+            try SSHKeyRecord.filter(SSHKeyRecord.Columns.userId == userId)
+                .order(SSHKeyRecord.Columns.createdAt.desc, SSHKeyRecord.Columns.id.desc)
                 .fetchAll(db).map(\.key)
         }
     }
 
     public func deleteSSHKey(id: String, userId: String, audit: AuditEvent) async throws -> Bool {
         try await pool.write { db in
-            guard try SSHKeyRecord.filter(Column("id") == id && Column("userId") == userId).deleteAll(db) > 0 else {
+            guard
+                try SSHKeyRecord.filter(SSHKeyRecord.Columns.id == id && SSHKeyRecord.Columns.userId == userId)
+                    .deleteAll(db) > 0
+            else {
                 return false
             }
             try AuditRecord(audit).insert(db)

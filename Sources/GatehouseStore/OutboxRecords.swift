@@ -3,57 +3,60 @@ import GRDB
 import GatehouseCore
 
 /// A row of `mail_outbox`.
-struct OutboxRecord: Codable, FetchableRecord, PersistableRecord {
+struct OutboxRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "mail_outbox"
 
-    var id: String
-    var to: String
-    var subject: String
-    var text: String
-    var html: String
-    var status: String
-    var attempts: Int
-    var nextAttemptAt: Date
-    var lastError: String?
-    var messageId: String?
-    var createdAt: Date
-    var sentAt: Date?
-
-    init(_ mail: OutboxMail) {
-        id = mail.id
-        to = mail.to
-        subject = mail.subject
-        text = mail.text
-        html = mail.html
-        status = mail.status.rawValue
-        attempts = mail.attempts
-        nextAttemptAt = mail.nextAttemptAt
-        lastError = mail.lastError
-        messageId = mail.messageId
-        createdAt = mail.createdAt
-        sentAt = mail.sentAt
+    enum Columns {
+        static let id = Column("id")
+        static let to = Column("to")
+        static let subject = Column("subject")
+        static let text = Column("text")
+        static let html = Column("html")
+        static let status = Column("status")
+        static let attempts = Column("attempts")
+        static let nextAttemptAt = Column("nextAttemptAt")
+        static let lastError = Column("lastError")
+        static let messageId = Column("messageId")
+        static let createdAt = Column("createdAt")
+        static let sentAt = Column("sentAt")
     }
 
-    var mail: OutboxMail {
-        get throws {
-            guard let status = OutboxMail.Status(rawValue: status) else {
-                throw StoreError.unknownValue(column: "mail_outbox.status", value: status)
-            }
-            return OutboxMail(
-                id: id,
-                to: to,
-                subject: subject,
-                text: text,
-                html: html,
-                status: status,
-                attempts: attempts,
-                nextAttemptAt: nextAttemptAt,
-                lastError: lastError,
-                messageId: messageId,
-                createdAt: createdAt,
-                sentAt: sentAt
-            )
-        }
+    var mail: OutboxMail
+
+    init(_ mail: OutboxMail) { self.mail = mail }
+
+    init(row: Row) throws {
+        typealias C = Columns
+        mail = OutboxMail(
+            id: row[C.id],
+            to: row[C.to],
+            subject: row[C.subject],
+            text: row[C.text],
+            html: row[C.html],
+            status: try row.known(C.status, of: Self.databaseTableName),
+            attempts: row[C.attempts],
+            nextAttemptAt: row[C.nextAttemptAt],
+            lastError: row[C.lastError],
+            messageId: row[C.messageId],
+            createdAt: row[C.createdAt],
+            sentAt: row[C.sentAt]
+        )
+    }
+
+    func encode(to container: inout PersistenceContainer) {
+        typealias C = Columns
+        container[C.id] = mail.id
+        container[C.to] = mail.to
+        container[C.subject] = mail.subject
+        container[C.text] = mail.text
+        container[C.html] = mail.html
+        container[C.status] = mail.status.rawValue
+        container[C.attempts] = mail.attempts
+        container[C.nextAttemptAt] = mail.nextAttemptAt
+        container[C.lastError] = mail.lastError
+        container[C.messageId] = mail.messageId
+        container[C.createdAt] = mail.createdAt
+        container[C.sentAt] = mail.sentAt
     }
 }
 
@@ -77,14 +80,16 @@ extension SQLiteStore {
     public func claimDueMail(now: Date) async throws -> OutboxMail? {
         try await pool.write { db in
             guard
-                var record = try OutboxRecord.filter(Column("status") == "pending" && Column("nextAttemptAt") <= now)
-                    .order(Column("nextAttemptAt"), Column("id"))
-                    .fetchOne(db)
+                var record = try OutboxRecord.filter(
+                    OutboxRecord.Columns.status == "pending" && OutboxRecord.Columns.nextAttemptAt <= now
+                )
+                .order(OutboxRecord.Columns.nextAttemptAt, OutboxRecord.Columns.id)
+                .fetchOne(db)
             else { return nil }
-            record.status = OutboxMail.Status.sending.rawValue
-            record.attempts += 1
+            record.mail.status = .sending
+            record.mail.attempts += 1
             try record.update(db)
-            return try record.mail
+            return record.mail
         }
     }
 
@@ -140,7 +145,7 @@ extension SQLiteStore {
     /// only claims due mail).
     public func outboxMails() async throws -> [OutboxMail] {
         try await pool.read { db in
-            try OutboxRecord.order(Column("createdAt"), Column("id")).fetchAll(db).map { try $0.mail }
+            try OutboxRecord.order(OutboxRecord.Columns.createdAt, OutboxRecord.Columns.id).fetchAll(db).map(\.mail)
         }
     }
 }

@@ -3,23 +3,39 @@ import GRDB
 import GatehouseCore
 
 /// A row of `password_resets`.
-struct PasswordResetRecord: Codable, FetchableRecord, PersistableRecord {
+struct PasswordResetRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "password_resets"
 
-    var id: String
-    var userId: String
-    var tokenHash: String
-    var expiresAt: Date
-    var createdAt: Date
+    enum Columns {
+        static let id = Column("id")
+        static let userId = Column("userId")
+        static let tokenHash = Column("tokenHash")
+        static let expiresAt = Column("expiresAt")
+        static let createdAt = Column("createdAt")
+    }
 
-    init(_ reset: PasswordReset) {
-        (id, userId, tokenHash, expiresAt, createdAt) = (
-            reset.id, reset.userId, reset.tokenHash, reset.expiresAt, reset.createdAt
+    var reset: PasswordReset
+
+    init(_ reset: PasswordReset) { self.reset = reset }
+
+    init(row: Row) {
+        typealias C = Columns
+        reset = PasswordReset(
+            id: row[C.id],
+            userId: row[C.userId],
+            tokenHash: row[C.tokenHash],
+            expiresAt: row[C.expiresAt],
+            createdAt: row[C.createdAt]
         )
     }
 
-    var reset: PasswordReset {
-        PasswordReset(id: id, userId: userId, tokenHash: tokenHash, expiresAt: expiresAt, createdAt: createdAt)
+    func encode(to container: inout PersistenceContainer) {
+        typealias C = Columns
+        container[C.id] = reset.id
+        container[C.userId] = reset.userId
+        container[C.tokenHash] = reset.tokenHash
+        container[C.expiresAt] = reset.expiresAt
+        container[C.createdAt] = reset.createdAt
     }
 }
 
@@ -33,7 +49,8 @@ extension SQLiteStore {
     }
 
     public func passwordReset(tokenHash: String) async throws -> PasswordReset? {
-        try await pool.read { db in try PasswordResetRecord.filter(Column("tokenHash") == tokenHash).fetchOne(db)?.reset
+        try await pool.read { db in
+            try PasswordResetRecord.filter(PasswordResetRecord.Columns.tokenHash == tokenHash).fetchOne(db)?.reset
         }
     }
 
@@ -48,9 +65,9 @@ extension SQLiteStore {
                 sql: "UPDATE users SET passwordHash = ?, updatedAt = ? WHERE id = ?",
                 arguments: [passwordHash, Date(), userId]
             )
-            try SessionRecord.filter(Column("userId") == userId).deleteAll(db)
-            try APIKeyRecord.filter(Column("userId") == userId).deleteAll(db)
-            try PasswordResetRecord.filter(Column("userId") == userId).deleteAll(db)
+            try SessionRecord.filter(SessionRecord.Columns.userId == userId).deleteAll(db)
+            try APIKeyRecord.filter(APIKeyRecord.Columns.userId == userId).deleteAll(db)
+            try PasswordResetRecord.filter(PasswordResetRecord.Columns.userId == userId).deleteAll(db)
             try Self.enqueueMail(notice, in: db)
             try AuditRecord(audit).insert(db)
         }

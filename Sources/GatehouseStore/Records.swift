@@ -2,165 +2,166 @@ import Foundation
 import GRDB
 import GatehouseCore
 
+// Each table has one record type: a domain value, its columns named once (`Columns`), and one
+// mapping each way (`init(row:)` reads a row, `encode(to:)` writes one). A stored value this
+// version cannot read (an enum case written by a newer version, JSON that does not parse) is a
+// `StoreError.unknownValue`, never a default: a default would be written back over it.
+
+extension Row {
+    /// The enum case stored in `column` of `table`.
+    func known<T: RawRepresentable>(_ column: Column, of table: String) throws -> T where T.RawValue == String {
+        let raw: String = self[column]
+        guard let value = T(rawValue: raw) else {
+            throw StoreError.unknownValue(column: "\(table).\(column.name)", value: raw)
+        }
+        return value
+    }
+
+    /// The JSON object stored as text in `column` of `table`.
+    func jsonObject(_ column: Column, of table: String) throws -> [String: JSONValue] {
+        let text: String = self[column]
+        if text == "{}" { return [:] }
+        guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8)) else {
+            throw StoreError.unknownValue(column: "\(table).\(column.name)", value: text)
+        }
+        return object
+    }
+}
+
+extension Dictionary where Key == String, Value == JSONValue {
+    /// The object as JSON text, its keys sorted.
+    var storedText: String {
+        JSONValue.object(sorted { $0.key < $1.key }.map { ($0.key, $0.value) }).jsonString
+    }
+}
+
 /// A row of `users`.
-struct UserRecord: Codable, FetchableRecord, PersistableRecord {
+struct UserRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "users"
 
-    var id: String
-    var email: String
-    var passwordHash: String
-    var firstName: String
-    var lastName: String
-    var displayName: String?
-    var role: String
-    var portalType: String
-    var emailVerified: Bool
-    var twoFactorEnabled: Bool
-    var suspended: Bool
-    /// JSON object text.
-    var settings: String
-    var address: String?
-    var billingCity: String?
-    var billingState: String?
-    var billingZip: String?
-    var billingCountry: String?
-    var dateOfBirth: String?
-    var avatarUrl: String?
-    var createdAt: Date
-    var updatedAt: Date
+    enum Columns {
+        static let id = Column("id")
+        static let email = Column("email")
+        static let passwordHash = Column("passwordHash")
+        static let firstName = Column("firstName")
+        static let lastName = Column("lastName")
+        static let displayName = Column("displayName")
+        static let role = Column("role")
+        static let portalType = Column("portalType")
+        static let emailVerified = Column("emailVerified")
+        static let twoFactorEnabled = Column("twoFactorEnabled")
+        static let suspended = Column("suspended")
+        static let settings = Column("settings")
+        static let address = Column("address")
+        static let billingCity = Column("billingCity")
+        static let billingState = Column("billingState")
+        static let billingZip = Column("billingZip")
+        static let billingCountry = Column("billingCountry")
+        static let dateOfBirth = Column("dateOfBirth")
+        static let avatarUrl = Column("avatarUrl")
+        static let createdAt = Column("createdAt")
+        static let updatedAt = Column("updatedAt")
+    }
 
-    /// Reads the columns by name (faster than the Codable path on every authenticated request).
+    var user: User
+
+    init(_ user: User) { self.user = user }
+
     init(row: Row) throws {
-        id = row["id"]
-        email = row["email"]
-        passwordHash = row["passwordHash"]
-        firstName = row["firstName"]
-        lastName = row["lastName"]
-        displayName = row["displayName"]
-        role = row["role"]
-        portalType = row["portalType"]
-        emailVerified = row["emailVerified"]
-        twoFactorEnabled = row["twoFactorEnabled"]
-        suspended = row["suspended"]
-        settings = row["settings"]
-        address = row["address"]
-        billingCity = row["billingCity"]
-        billingState = row["billingState"]
-        billingZip = row["billingZip"]
-        billingCountry = row["billingCountry"]
-        dateOfBirth = row["dateOfBirth"]
-        avatarUrl = row["avatarUrl"]
-        createdAt = row["createdAt"]
-        updatedAt = row["updatedAt"]
-    }
-
-    init(_ user: User) {
-        id = user.id
-        email = user.email
-        passwordHash = user.passwordHash
-        firstName = user.firstName
-        lastName = user.lastName
-        displayName = user.displayName
-        role = user.role.rawValue
-        portalType = user.portalType.rawValue
-        emailVerified = user.emailVerified
-        twoFactorEnabled = user.twoFactorEnabled
-        suspended = user.suspended
-        settings = JSONValue.object(user.settings.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }).jsonString
-        address = user.address
-        billingCity = user.billingCity
-        billingState = user.billingState
-        billingZip = user.billingZip
-        billingCountry = user.billingCountry
-        dateOfBirth = user.dateOfBirth
-        avatarUrl = user.avatarUrl
-        createdAt = user.createdAt
-        updatedAt = user.updatedAt
-    }
-
-    var user: User {
-        get throws {
-            try makeUser()
-        }
-    }
-
-    private func makeUser() throws -> User {
-        guard let role = Role(rawValue: role) else { throw StoreError.unknownValue(column: "users.role", value: role) }
-        guard let portalType = PortalType(rawValue: portalType) else {
-            throw StoreError.unknownValue(column: "users.portalType", value: portalType)
-        }
-        return User(
-            id: id,
-            email: email,
-            passwordHash: passwordHash,
-            firstName: firstName,
-            lastName: lastName,
-            displayName: displayName,
-            role: role,
-            portalType: portalType,
-            emailVerified: emailVerified,
-            twoFactorEnabled: twoFactorEnabled,
-            suspended: suspended,
-            settings: settings == "{}"
-                ? [:] : (try? JSONDecoder().decode([String: JSONValue].self, from: Data(settings.utf8))) ?? [:],
-            address: address,
-            billingCity: billingCity,
-            billingState: billingState,
-            billingZip: billingZip,
-            billingCountry: billingCountry,
-            dateOfBirth: dateOfBirth,
-            avatarUrl: avatarUrl,
-            createdAt: createdAt,
-            updatedAt: updatedAt
+        typealias C = Columns
+        user = User(
+            id: row[C.id],
+            email: row[C.email],
+            passwordHash: row[C.passwordHash],
+            firstName: row[C.firstName],
+            lastName: row[C.lastName],
+            displayName: row[C.displayName],
+            role: try row.known(C.role, of: Self.databaseTableName),
+            portalType: try row.known(C.portalType, of: Self.databaseTableName),
+            emailVerified: row[C.emailVerified],
+            twoFactorEnabled: row[C.twoFactorEnabled],
+            suspended: row[C.suspended],
+            settings: try row.jsonObject(C.settings, of: Self.databaseTableName),
+            address: row[C.address],
+            billingCity: row[C.billingCity],
+            billingState: row[C.billingState],
+            billingZip: row[C.billingZip],
+            billingCountry: row[C.billingCountry],
+            dateOfBirth: row[C.dateOfBirth],
+            avatarUrl: row[C.avatarUrl],
+            createdAt: row[C.createdAt],
+            updatedAt: row[C.updatedAt]
         )
+    }
+
+    func encode(to container: inout PersistenceContainer) {
+        typealias C = Columns
+        container[C.id] = user.id
+        container[C.email] = user.email
+        container[C.passwordHash] = user.passwordHash
+        container[C.firstName] = user.firstName
+        container[C.lastName] = user.lastName
+        container[C.displayName] = user.displayName
+        container[C.role] = user.role.rawValue
+        container[C.portalType] = user.portalType.rawValue
+        container[C.emailVerified] = user.emailVerified
+        container[C.twoFactorEnabled] = user.twoFactorEnabled
+        container[C.suspended] = user.suspended
+        container[C.settings] = user.settings.storedText
+        container[C.address] = user.address
+        container[C.billingCity] = user.billingCity
+        container[C.billingState] = user.billingState
+        container[C.billingZip] = user.billingZip
+        container[C.billingCountry] = user.billingCountry
+        container[C.dateOfBirth] = user.dateOfBirth
+        container[C.avatarUrl] = user.avatarUrl
+        container[C.createdAt] = user.createdAt
+        container[C.updatedAt] = user.updatedAt
     }
 }
 
 /// A row of `sessions`.
-struct SessionRecord: Codable, FetchableRecord, PersistableRecord {
+struct SessionRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "sessions"
 
-    var id: String
-    var userId: String
-    var tokenHash: String
-    var createdAt: Date
-    var lastSeenAt: Date
-    var expiresAt: Date
-    var ip: String?
-    var userAgent: String?
-
-    init(row: Row) throws {
-        id = row["id"]
-        userId = row["userId"]
-        tokenHash = row["tokenHash"]
-        createdAt = row["createdAt"]
-        lastSeenAt = row["lastSeenAt"]
-        expiresAt = row["expiresAt"]
-        ip = row["ip"]
-        userAgent = row["userAgent"]
+    enum Columns {
+        static let id = Column("id")
+        static let userId = Column("userId")
+        static let tokenHash = Column("tokenHash")
+        static let createdAt = Column("createdAt")
+        static let lastSeenAt = Column("lastSeenAt")
+        static let expiresAt = Column("expiresAt")
+        static let ip = Column("ip")
+        static let userAgent = Column("userAgent")
     }
 
-    init(_ session: Session) {
-        id = session.id
-        userId = session.userId
-        tokenHash = session.tokenHash
-        createdAt = session.createdAt
-        lastSeenAt = session.lastSeenAt
-        expiresAt = session.expiresAt
-        ip = session.ip
-        userAgent = session.userAgent
-    }
+    var session: Session
 
-    var session: Session {
-        Session(
-            id: id,
-            userId: userId,
-            tokenHash: tokenHash,
-            createdAt: createdAt,
-            lastSeenAt: lastSeenAt,
-            expiresAt: expiresAt,
-            ip: ip,
-            userAgent: userAgent
+    init(_ session: Session) { self.session = session }
+
+    init(row: Row) {
+        typealias C = Columns
+        session = Session(
+            id: row[C.id],
+            userId: row[C.userId],
+            tokenHash: row[C.tokenHash],
+            createdAt: row[C.createdAt],
+            lastSeenAt: row[C.lastSeenAt],
+            expiresAt: row[C.expiresAt],
+            ip: row[C.ip],
+            userAgent: row[C.userAgent]
         )
+    }
+
+    func encode(to container: inout PersistenceContainer) {
+        typealias C = Columns
+        container[C.id] = session.id
+        container[C.userId] = session.userId
+        container[C.tokenHash] = session.tokenHash
+        container[C.createdAt] = session.createdAt
+        container[C.lastSeenAt] = session.lastSeenAt
+        container[C.expiresAt] = session.expiresAt
+        container[C.ip] = session.ip
+        container[C.userAgent] = session.userAgent
     }
 }

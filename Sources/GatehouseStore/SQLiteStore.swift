@@ -100,7 +100,7 @@ public final class SQLiteStore: GatehouseStore {
         let record = UserRecord(user)
         do {
             try await accountWrite(userId: user.id) { db in
-                guard try UserRecord.exists(db, key: record.id) else { throw StoreError.notFound }
+                guard try UserRecord.exists(db, key: record.user.id) else { throw StoreError.notFound }
                 try record.update(db)
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
@@ -114,7 +114,7 @@ public final class SQLiteStore: GatehouseStore {
 
     public func user(email: String) async throws -> User? {
         try await pool.read { db in
-            try UserRecord.filter(Column("email").collating(.nocase) == email).fetchOne(db)?.user
+            try UserRecord.filter(UserRecord.Columns.email.collating(.nocase) == email).fetchOne(db)?.user
         }
     }
 
@@ -123,27 +123,27 @@ public final class SQLiteStore: GatehouseStore {
     }
 
     public func count(role: Role) async throws -> Int {
-        try await pool.read { db in try UserRecord.filter(Column("role") == role.rawValue).fetchCount(db) }
+        try await pool.read { db in try UserRecord.filter(UserRecord.Columns.role == role.rawValue).fetchCount(db) }
     }
 
     public func applyAccountChange(_ change: AccountChange) async throws {
         let record = UserRecord(change.user)
         do {
             try await accountWrite(userId: change.user.id) { db in
-                guard try UserRecord.exists(db, key: record.id) else { throw StoreError.notFound }
+                guard try UserRecord.exists(db, key: record.user.id) else { throw StoreError.notFound }
                 try record.update(db)
                 if change.demotesRootAdmin,
-                    try UserRecord.filter(Column("role") == Role.rootAdmin.rawValue).fetchCount(db) == 0
+                    try UserRecord.filter(UserRecord.Columns.role == Role.rootAdmin.rawValue).fetchCount(db) == 0
                 {
                     throw StoreError.lastRootAdmin
                 }
                 if let keep = change.endSessionsExcept {
-                    var sessions = SessionRecord.filter(Column("userId") == record.id)
-                    if let keep { sessions = sessions.filter(Column("id") != keep) }
+                    var sessions = SessionRecord.filter(SessionRecord.Columns.userId == record.user.id)
+                    if let keep { sessions = sessions.filter(SessionRecord.Columns.id != keep) }
                     try sessions.deleteAll(db)
                 }
                 if let verification = change.verification {
-                    try VerificationRecord.filter(Column("userId") == record.id).deleteAll(db)
+                    try VerificationRecord.filter(VerificationRecord.Columns.userId == record.user.id).deleteAll(db)
                     try VerificationRecord(verification).insert(db)
                 }
                 for mail in change.mails { try Self.enqueueMail(mail, in: db) }
@@ -192,11 +192,13 @@ public final class SQLiteStore: GatehouseStore {
     func readSession(tokenHash: String, now: Date) async throws -> (Session, User)? {
         try await pool.read { db in
             guard
-                let session = try SessionRecord.filter(Column("tokenHash") == tokenHash && Column("expiresAt") > now)
-                    .fetchOne(db),
-                let user = try UserRecord.fetchOne(db, key: session.userId)
+                let session = try SessionRecord.filter(
+                    SessionRecord.Columns.tokenHash == tokenHash && SessionRecord.Columns.expiresAt > now
+                )
+                .fetchOne(db),
+                let user = try UserRecord.fetchOne(db, key: session.session.userId)
             else { return nil }
-            return (session.session, try user.user)
+            return (session.session, user.user)
         }
     }
 
@@ -211,15 +213,18 @@ public final class SQLiteStore: GatehouseStore {
 
     public func sessions(userId: String, now: Date) async throws -> [Session] {
         try await pool.read { db in
-            try SessionRecord.filter(Column("userId") == userId && Column("expiresAt") > now)
-                .order(Column("createdAt").desc, Column("id").desc)
+            try SessionRecord.filter(SessionRecord.Columns.userId == userId && SessionRecord.Columns.expiresAt > now)
+                .order(SessionRecord.Columns.createdAt.desc, SessionRecord.Columns.id.desc)
                 .fetchAll(db).map(\.session)
         }
     }
 
     public func deleteSession(id: String, userId: String, audit: [AuditEvent]) async throws -> Bool {
         try await accountWrite(userId: userId) { db in
-            guard try SessionRecord.filter(Column("id") == id && Column("userId") == userId).deleteAll(db) > 0 else {
+            guard
+                try SessionRecord.filter(SessionRecord.Columns.id == id && SessionRecord.Columns.userId == userId)
+                    .deleteAll(db) > 0
+            else {
                 return false
             }
             for event in audit { try AuditRecord(event).insert(db) }
@@ -229,8 +234,8 @@ public final class SQLiteStore: GatehouseStore {
 
     public func deleteSessions(userId: String, keeping: String?, audit: [AuditEvent]) async throws -> Int {
         try await accountWrite(userId: userId) { db in
-            var request = SessionRecord.filter(Column("userId") == userId)
-            if let keeping { request = request.filter(Column("id") != keeping) }
+            var request = SessionRecord.filter(SessionRecord.Columns.userId == userId)
+            if let keeping { request = request.filter(SessionRecord.Columns.id != keeping) }
             let count = try request.deleteAll(db)
             for var event in audit {
                 event.detail["count"] = .number(Double(count))
@@ -241,7 +246,9 @@ public final class SQLiteStore: GatehouseStore {
     }
 
     public func deleteExpiredSessions(now: Date) async throws -> Int {
-        try await accountWrite(userId: nil) { db in try SessionRecord.filter(Column("expiresAt") <= now).deleteAll(db) }
+        try await accountWrite(userId: nil) { db in
+            try SessionRecord.filter(SessionRecord.Columns.expiresAt <= now).deleteAll(db)
+        }
     }
 
     /// The column a UNIQUE failure names ("UNIQUE constraint failed: users.email").

@@ -3,30 +3,42 @@ import GRDB
 import GatehouseCore
 
 /// A row of `servers`.
-struct ServerRecord: Codable, FetchableRecord, PersistableRecord {
+struct ServerRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "servers"
 
-    var id: String
-    var name: String
-    var status: String
-    var ownerId: String
-    var nodeDisplayName: String?
-    var createdAt: Date
-
-    init(_ server: Server) {
-        (id, name, status, ownerId) = (server.id, server.name, server.status, server.ownerId)
-        (nodeDisplayName, createdAt) = (server.nodeDisplayName, server.createdAt)
+    enum Columns {
+        static let id = Column("id")
+        static let name = Column("name")
+        static let status = Column("status")
+        static let ownerId = Column("ownerId")
+        static let nodeDisplayName = Column("nodeDisplayName")
+        static let createdAt = Column("createdAt")
     }
 
-    var server: Server {
-        Server(
-            id: id,
-            name: name,
-            status: status,
-            ownerId: ownerId,
-            nodeDisplayName: nodeDisplayName,
-            createdAt: createdAt
+    var server: Server
+
+    init(_ server: Server) { self.server = server }
+
+    init(row: Row) {
+        typealias C = Columns
+        server = Server(
+            id: row[C.id],
+            name: row[C.name],
+            status: row[C.status],
+            ownerId: row[C.ownerId],
+            nodeDisplayName: row[C.nodeDisplayName],
+            createdAt: row[C.createdAt]
         )
+    }
+
+    func encode(to container: inout PersistenceContainer) {
+        typealias C = Columns
+        container[C.id] = server.id
+        container[C.name] = server.name
+        container[C.status] = server.status
+        container[C.ownerId] = server.ownerId
+        container[C.nodeDisplayName] = server.nodeDisplayName
+        container[C.createdAt] = server.createdAt
     }
 }
 
@@ -44,8 +56,8 @@ extension SQLiteStore {
 
     public func servers(ownerId: String) async throws -> [Server] {
         try await pool.read { db in
-            try ServerRecord.filter(Column("ownerId") == ownerId)
-                .order(Column("createdAt").desc, Column("id").desc)
+            try ServerRecord.filter(ServerRecord.Columns.ownerId == ownerId)
+                .order(ServerRecord.Columns.createdAt.desc, ServerRecord.Columns.id.desc)
                 .fetchAll(db).map(\.server)
         }
     }
@@ -70,7 +82,7 @@ extension SQLiteStore {
             guard var record = try ServerRecord.fetchOne(db, key: id), try UserRecord.exists(db, key: ownerId) else {
                 throw StoreError.notFound
             }
-            record.ownerId = ownerId
+            record.server.ownerId = ownerId
             try record.update(db)
             return record.server
         }
@@ -82,9 +94,9 @@ extension SQLiteStore {
 
     public func users(limit: Int, offset: Int) async throws -> (users: [User], total: Int) {
         try await pool.read { db in
-            let users = try UserRecord.order(Column("createdAt").desc, Column("id").desc)
+            let users = try UserRecord.order(UserRecord.Columns.createdAt.desc, UserRecord.Columns.id.desc)
                 .limit(limit, offset: offset)
-                .fetchAll(db).map { try $0.user }
+                .fetchAll(db).map(\.user)
             return (users, try UserRecord.fetchCount(db))
         }
     }
@@ -92,11 +104,11 @@ extension SQLiteStore {
     public func deleteUser(id: String, audit: AuditEvent) async throws {
         try await accountWrite(userId: id) { db in
             guard let user = try UserRecord.fetchOne(db, key: id) else { throw UserDeletionRefusal.notFound }
-            guard try ServerRecord.filter(Column("ownerId") == id).fetchCount(db) == 0 else {
+            guard try ServerRecord.filter(ServerRecord.Columns.ownerId == id).fetchCount(db) == 0 else {
                 throw UserDeletionRefusal.ownsServers
             }
-            if user.role == Role.rootAdmin.rawValue,
-                try UserRecord.filter(Column("role") == Role.rootAdmin.rawValue).fetchCount(db) <= 1
+            if user.user.role == .rootAdmin,
+                try UserRecord.filter(UserRecord.Columns.role == Role.rootAdmin.rawValue).fetchCount(db) <= 1
             {
                 throw UserDeletionRefusal.lastRootAdmin
             }

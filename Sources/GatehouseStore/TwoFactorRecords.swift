@@ -3,58 +3,79 @@ import GRDB
 import GatehouseCore
 
 /// A row of `two_factor`: one per user who has started or finished 2FA setup.
-struct TwoFactorRecord: Codable, FetchableRecord, PersistableRecord {
+struct TwoFactorRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "two_factor"
 
-    var userId: String
-    var sealedSecret: String
-    var enabled: Bool
-    var lastUsedStep: Int64?
-    var createdAt: Date
+    enum Columns {
+        static let userId = Column("userId")
+        static let sealedSecret = Column("sealedSecret")
+        static let enabled = Column("enabled")
+        static let lastUsedStep = Column("lastUsedStep")
+        static let createdAt = Column("createdAt")
+    }
 
-    init(_ secret: TwoFactorSecret) {
-        (userId, sealedSecret, enabled, lastUsedStep, createdAt) = (
-            secret.userId, secret.sealedSecret, secret.enabled, secret.lastUsedStep, secret.createdAt
+    var secret: TwoFactorSecret
+
+    init(_ secret: TwoFactorSecret) { self.secret = secret }
+
+    init(row: Row) {
+        typealias C = Columns
+        secret = TwoFactorSecret(
+            userId: row[C.userId],
+            sealedSecret: row[C.sealedSecret],
+            enabled: row[C.enabled],
+            lastUsedStep: row[C.lastUsedStep],
+            createdAt: row[C.createdAt]
         )
     }
 
-    var secret: TwoFactorSecret {
-        TwoFactorSecret(
-            userId: userId,
-            sealedSecret: sealedSecret,
-            enabled: enabled,
-            lastUsedStep: lastUsedStep,
-            createdAt: createdAt
-        )
+    func encode(to container: inout PersistenceContainer) {
+        typealias C = Columns
+        container[C.userId] = secret.userId
+        container[C.sealedSecret] = secret.sealedSecret
+        container[C.enabled] = secret.enabled
+        container[C.lastUsedStep] = secret.lastUsedStep
+        container[C.createdAt] = secret.createdAt
     }
 }
 
 /// A row of `login_challenges`.
-struct LoginChallengeRecord: Codable, FetchableRecord, PersistableRecord {
+struct LoginChallengeRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "login_challenges"
 
-    var id: String
-    var userId: String
-    var tokenHash: String
-    var expiresAt: Date
-    var attempts: Int
-    var createdAt: Date
+    enum Columns {
+        static let id = Column("id")
+        static let userId = Column("userId")
+        static let tokenHash = Column("tokenHash")
+        static let expiresAt = Column("expiresAt")
+        static let attempts = Column("attempts")
+        static let createdAt = Column("createdAt")
+    }
 
-    init(_ c: LoginChallenge) {
-        (id, userId, tokenHash, expiresAt, attempts, createdAt) = (
-            c.id, c.userId, c.tokenHash, c.expiresAt, c.attempts, c.createdAt
+    var challenge: LoginChallenge
+
+    init(_ challenge: LoginChallenge) { self.challenge = challenge }
+
+    init(row: Row) {
+        typealias C = Columns
+        challenge = LoginChallenge(
+            id: row[C.id],
+            userId: row[C.userId],
+            tokenHash: row[C.tokenHash],
+            expiresAt: row[C.expiresAt],
+            attempts: row[C.attempts],
+            createdAt: row[C.createdAt]
         )
     }
 
-    var challenge: LoginChallenge {
-        LoginChallenge(
-            id: id,
-            userId: userId,
-            tokenHash: tokenHash,
-            expiresAt: expiresAt,
-            attempts: attempts,
-            createdAt: createdAt
-        )
+    func encode(to container: inout PersistenceContainer) {
+        typealias C = Columns
+        container[C.id] = challenge.id
+        container[C.userId] = challenge.userId
+        container[C.tokenHash] = challenge.tokenHash
+        container[C.expiresAt] = challenge.expiresAt
+        container[C.attempts] = challenge.attempts
+        container[C.createdAt] = challenge.createdAt
     }
 }
 
@@ -65,7 +86,9 @@ extension SQLiteStore {
 
     public func savePendingTwoFactor(_ secret: TwoFactorSecret) async throws {
         try await pool.write { db in
-            try TwoFactorRecord.filter(Column("userId") == secret.userId && Column("enabled") == false).deleteAll(db)
+            try TwoFactorRecord.filter(
+                TwoFactorRecord.Columns.userId == secret.userId && TwoFactorRecord.Columns.enabled == false
+            ).deleteAll(db)
             try TwoFactorRecord(secret).insert(db)
         }
     }
@@ -102,7 +125,7 @@ extension SQLiteStore {
             guard try Self.spend(proof, userId: userId, in: db) else { return false }
             try TwoFactorRecord.deleteOne(db, key: userId)
             try db.execute(sql: "DELETE FROM backup_codes WHERE userId = ?", arguments: [userId])
-            try LoginChallengeRecord.filter(Column("userId") == userId).deleteAll(db)
+            try LoginChallengeRecord.filter(LoginChallengeRecord.Columns.userId == userId).deleteAll(db)
             try db.execute(
                 sql: "UPDATE users SET twoFactorEnabled = 0, updatedAt = ? WHERE id = ?",
                 arguments: [Date(), userId]
@@ -126,15 +149,17 @@ extension SQLiteStore {
     public func insertLoginChallenge(_ challenge: LoginChallenge) async throws {
         try await pool.write { db in
             // Expired challenges of anyone go with each new one; they are few and short-lived.
-            try LoginChallengeRecord.filter(Column("expiresAt") <= Date()).deleteAll(db)
+            try LoginChallengeRecord.filter(LoginChallengeRecord.Columns.expiresAt <= Date()).deleteAll(db)
             try LoginChallengeRecord(challenge).insert(db)
         }
     }
 
     public func loginChallenge(tokenHash: String, now: Date) async throws -> LoginChallenge? {
         try await pool.read { db in
-            try LoginChallengeRecord.filter(Column("tokenHash") == tokenHash && Column("expiresAt") > now)
-                .fetchOne(db)?.challenge
+            try LoginChallengeRecord.filter(
+                LoginChallengeRecord.Columns.tokenHash == tokenHash && LoginChallengeRecord.Columns.expiresAt > now
+            )
+            .fetchOne(db)?.challenge
         }
     }
 

@@ -3,32 +3,45 @@ import GRDB
 import GatehouseCore
 
 /// A row of `email_verifications`.
-struct VerificationRecord: Codable, FetchableRecord, PersistableRecord {
+struct VerificationRecord: FetchableRecord, PersistableRecord {
     static let databaseTableName = "email_verifications"
 
-    var id: String
-    var userId: String
-    var tokenHash: String
-    var codeHash: String
-    var expiresAt: Date
-    var attempts: Int
-    var createdAt: Date
-
-    init(_ v: EmailVerification) {
-        (id, userId, tokenHash, codeHash) = (v.id, v.userId, v.tokenHash, v.codeHash)
-        (expiresAt, attempts, createdAt) = (v.expiresAt, v.attempts, v.createdAt)
+    enum Columns {
+        static let id = Column("id")
+        static let userId = Column("userId")
+        static let tokenHash = Column("tokenHash")
+        static let codeHash = Column("codeHash")
+        static let expiresAt = Column("expiresAt")
+        static let attempts = Column("attempts")
+        static let createdAt = Column("createdAt")
     }
 
-    var verification: EmailVerification {
-        EmailVerification(
-            id: id,
-            userId: userId,
-            tokenHash: tokenHash,
-            codeHash: codeHash,
-            expiresAt: expiresAt,
-            attempts: attempts,
-            createdAt: createdAt
+    var verification: EmailVerification
+
+    init(_ verification: EmailVerification) { self.verification = verification }
+
+    init(row: Row) {
+        typealias C = Columns
+        verification = EmailVerification(
+            id: row[C.id],
+            userId: row[C.userId],
+            tokenHash: row[C.tokenHash],
+            codeHash: row[C.codeHash],
+            expiresAt: row[C.expiresAt],
+            attempts: row[C.attempts],
+            createdAt: row[C.createdAt]
         )
+    }
+
+    func encode(to container: inout PersistenceContainer) {
+        typealias C = Columns
+        container[C.id] = verification.id
+        container[C.userId] = verification.userId
+        container[C.tokenHash] = verification.tokenHash
+        container[C.codeHash] = verification.codeHash
+        container[C.expiresAt] = verification.expiresAt
+        container[C.attempts] = verification.attempts
+        container[C.createdAt] = verification.createdAt
     }
 }
 
@@ -54,7 +67,7 @@ extension SQLiteStore {
 
     public func replaceVerification(_ verification: EmailVerification, mail: OutboxMail) async throws {
         try await accountWrite(userId: verification.userId) { db in
-            try VerificationRecord.filter(Column("userId") == verification.userId).deleteAll(db)
+            try VerificationRecord.filter(VerificationRecord.Columns.userId == verification.userId).deleteAll(db)
             try VerificationRecord(verification).insert(db)
             try Self.enqueueMail(mail, in: db)
         }
@@ -62,14 +75,16 @@ extension SQLiteStore {
 
     public func verification(tokenHash: String) async throws -> EmailVerification? {
         try await pool.read { db in
-            try VerificationRecord.filter(Column("tokenHash") == tokenHash).fetchOne(db)?.verification
+            try VerificationRecord.filter(VerificationRecord.Columns.tokenHash == tokenHash).fetchOne(db)?.verification
         }
     }
 
     public func verification(userId: String) async throws -> EmailVerification? {
         try await pool.read { db in
-            try VerificationRecord.filter(Column("userId") == userId).order(Column("createdAt").desc).fetchOne(db)?
-                .verification
+            try VerificationRecord.filter(VerificationRecord.Columns.userId == userId).order(
+                VerificationRecord.Columns.createdAt.desc
+            ).fetchOne(db)?
+            .verification
         }
     }
 
@@ -86,7 +101,7 @@ extension SQLiteStore {
                 sql: "UPDATE users SET emailVerified = 1, updatedAt = ? WHERE id = ?",
                 arguments: [Date(), userId]
             )
-            try VerificationRecord.filter(Column("userId") == userId).deleteAll(db)
+            try VerificationRecord.filter(VerificationRecord.Columns.userId == userId).deleteAll(db)
         }
     }
 }

@@ -72,6 +72,19 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         await #expect(throws: StoreError.unknownValue(column: "mail_outbox.status", value: "bounced")) {
             _ = try await store.outboxMail(id: mail.id)
         }
+        // Settings that do not parse are not read as none (a later save would erase them), and
+        // an audit kind of a newer version is not skipped.
+        try await store.recordAudit(AuditEvent(.userCreated, userId: user.id, ip: nil))
+        try await store.pool.write { db in
+            try db.execute(sql: "UPDATE users SET role = 'user', settings = '{\"theme\":'")
+            try db.execute(sql: "UPDATE audit_events SET kind = 'user.cloned'")
+        }
+        await #expect(throws: StoreError.unknownValue(column: "users.settings", value: #"{"theme":"#)) {
+            _ = try await store.user(id: user.id)
+        }
+        await #expect(throws: StoreError.unknownValue(column: "audit_events.kind", value: "user.cloned")) {
+            _ = try await store.auditEvents(userId: nil, limit: 10)
+        }
     }
 
     @Test func usersRoundTripAndEmailsAreUniqueIgnoringCase() async throws {

@@ -88,11 +88,12 @@ public final class SQLiteStore: GatehouseStore {
         let record = UserRecord(user)
         do {
             try await accountWrite(userId: user.id) { db in
+                try Self.requireEmailFree(user, in: db)
                 try record.insert(db)
                 for event in audit { try AuditRecord(event).insert(db) }
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
-            throw StoreError.duplicate(field: Self.column(of: error) ?? "id")
+            throw StoreError.duplicate(field: "id")
         }
     }
 
@@ -101,10 +102,11 @@ public final class SQLiteStore: GatehouseStore {
         do {
             try await accountWrite(userId: user.id) { db in
                 guard try UserRecord.exists(db, key: record.user.id) else { throw StoreError.notFound }
+                try Self.requireEmailFree(record.user, in: db)
                 try record.update(db)
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
-            throw StoreError.duplicate(field: Self.column(of: error) ?? "id")
+            throw StoreError.duplicate(field: "id")
         }
     }
 
@@ -131,6 +133,7 @@ public final class SQLiteStore: GatehouseStore {
         do {
             try await accountWrite(userId: change.user.id) { db in
                 guard try UserRecord.exists(db, key: record.user.id) else { throw StoreError.notFound }
+                try Self.requireEmailFree(record.user, in: db)
                 try record.update(db)
                 if change.demotesRootAdmin,
                     try UserRecord.filter(UserRecord.Columns.role == Role.rootAdmin.rawValue).fetchCount(db) == 0
@@ -150,7 +153,7 @@ public final class SQLiteStore: GatehouseStore {
                 for event in change.audit { try AuditRecord(event).insert(db) }
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
-            throw StoreError.duplicate(field: Self.column(of: error) ?? "id")
+            throw StoreError.duplicate(field: "id")
         }
     }
 
@@ -251,9 +254,13 @@ public final class SQLiteStore: GatehouseStore {
         }
     }
 
-    /// The column a UNIQUE failure names ("UNIQUE constraint failed: users.email").
-    static func column(of error: DatabaseError) -> String? {
-        guard let message = error.message, let range = message.range(of: "failed: ") else { return nil }
-        return message[range.upperBound...].split(separator: ",").first?.split(separator: ".").last.map(String.init)
+    /// Refuses `user`'s email when another account has it (ignoring case). Inside the write
+    /// transaction, which holds the database's write lock, the check and the write are one step;
+    /// the UNIQUE index on `users.email` stays as the last guard.
+    static func requireEmailFree(_ user: User, in db: Database) throws {
+        let holders = try UserRecord.filter(
+            UserRecord.Columns.email.collating(.nocase) == user.email && UserRecord.Columns.id != user.id
+        ).fetchCount(db)
+        if holders > 0 { throw StoreError.duplicate(field: "email") }
     }
 }

@@ -55,13 +55,14 @@ extension SQLiteStore {
         let record = UserRecord(user)
         do {
             try await accountWrite(userId: user.id) { db in
+                try Self.requireEmailFree(user, in: db)
                 try record.insert(db)
                 try VerificationRecord(verification).insert(db)
                 try Self.enqueueMail(mail, in: db)
                 try AuditRecord(audit).insert(db)
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
-            throw StoreError.duplicate(field: Self.column(of: error) ?? "id")
+            throw StoreError.duplicate(field: "id")
         }
     }
 

@@ -103,6 +103,16 @@ func makeUser(_ email: String = "ada@example.com") -> User {
             try await store.insertUser(makeUser("Ada@Example.com"))
         }
         #expect(try await store.userCount() == 1)
+
+        // A change to an email another account holds is refused; a change of one's own
+        // email's case is not.
+        var bob = makeUser("bob@example.com")
+        try await store.insertUser(bob)
+        bob.email = "ADA@example.com"
+        await #expect(throws: StoreError.duplicate(field: "email")) { try await store.updateUser(bob) }
+        bob.email = "Bob@Example.com"
+        try await store.updateUser(bob)
+        #expect(try await store.user(id: bob.id)?.email == "Bob@Example.com")
     }
 
     /// A write about one user drops that user's cached credentials and keeps everyone else's:

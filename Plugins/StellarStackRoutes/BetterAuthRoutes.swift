@@ -76,6 +76,18 @@ extension StellarStackRoutes {
             code = "ACCOUNT_SUSPENDED"
         case .rateLimited:
             code = "TOO_MANY_REQUESTS"
+        case .wrongPassword:
+            (status, code, message) = (.badRequest, "INVALID_PASSWORD", "Invalid password")
+        case .invalidCode:
+            (status, code, message) = (.unauthorized, "INVALID_CODE", "Invalid code")
+        case .invalidToken:
+            (status, code, message) = (.badRequest, "INVALID_TOKEN", "Invalid token")
+        case .alreadyVerified:
+            (status, code, message) = (.badRequest, "EMAIL_ALREADY_VERIFIED", "Email is already verified")
+        case .twoFactorNotEnabled:
+            (status, code, message) = (.badRequest, "TWO_FACTOR_NOT_ENABLED", "Two factor isn't enabled")
+        case .twoFactorNotSetUp:
+            (status, code, message) = (.badRequest, "TOTP_NOT_ENABLED", "TOTP not enabled")
         case .validationFailed:
             let details = error.details ?? []
             if details.contains(where: { $0.field == "email" }) {
@@ -106,19 +118,28 @@ extension StellarStackRoutes {
         }
     }
 
-    /// A signed-in reply: the body, our cookie and Better Auth's.
+    /// A signed-in reply: the body, our cookie and Better Auth's, and the token in
+    /// `set-auth-token` as Better Auth's bearer plugin sends it (for clients without cookies).
     static func withSessionCookies(_ body: JSONValue, token: String, persistent: Bool, core: Core) -> JSONReply {
         let settings = core.settings
+        var headers = HTTPFields()
+        headers[setAuthToken] = token
+        headers[.accessControlExposeHeaders] = "set-auth-token"
         return JSONReply(
             body,
+            headers: headers,
             cookies: sessionCookieNames(core: core).map {
                 SessionCookie.make(token: token, settings: settings, name: $0, persistent: persistent)
             }
         )
     }
 
+    static let setAuthToken = HTTPField.Name("set-auth-token")!
+
     static func mountBetterAuth(on router: RouterGroup<GatehouseContext>, core: Core) {
-        let auth = router.group("api/auth")
+        let auth = router.group("api/auth").add(middleware: BetterAuthOriginCheck(core: core))
+        mountBetterAuthAccount(on: auth, core: core)
+        mountBetterAuthTwoFactor(on: auth, core: core)
 
         auth.post("sign-up/email") { request, context in
             try await speakingBetterAuth {
@@ -204,7 +225,11 @@ extension StellarStackRoutes {
                 try await speakingBetterAuth {
                     let body = try await request.decodeJSON(CodeRequest.self, context: context)
                     guard let tempToken = request.cookies[twoFactorCookie]?.value else {
-                        throw SignIns.invalidChallenge
+                        // Signed in instead: a TOTP code confirms the 2FA two-factor/enable began.
+                        guard path == "two-factor/verify-totp", let principal = context.principal else {
+                            throw SignIns.invalidChallenge
+                        }
+                        return try await confirmTwoFactor(principal, code: body.code, request, context, core: core)
                     }
                     let (user, token) = try await core.signIns.completeSignIn(
                         tempToken: tempToken,

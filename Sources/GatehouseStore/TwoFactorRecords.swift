@@ -84,8 +84,10 @@ extension SQLiteStore {
         try await pool.read { db in try TwoFactorRecord.fetchOne(db, key: userId)?.secret }
     }
 
-    public func savePendingTwoFactor(_ secret: TwoFactorSecret) async throws {
+    public func savePendingTwoFactor(_ secret: TwoFactorSecret, backupCodeHashes: [String]) async throws {
         try await pool.write { db in
+            // 2FA is off (an enabled secret makes the insert below fail): its old codes go.
+            try Self.storeBackupCodes(backupCodeHashes, userId: secret.userId, in: db)
             try TwoFactorRecord.filter(
                 TwoFactorRecord.Columns.userId == secret.userId && TwoFactorRecord.Columns.enabled == false
             ).deleteAll(db)
@@ -93,7 +95,7 @@ extension SQLiteStore {
         }
     }
 
-    public func enableTwoFactor(userId: String, step: Int64, backupCodeHashes: [String], audit: AuditEvent)
+    public func enableTwoFactor(userId: String, step: Int64, backupCodeHashes: [String]?, audit: AuditEvent)
         async throws -> Bool
     {
         try await accountWrite(userId: userId) { db in
@@ -102,13 +104,7 @@ extension SQLiteStore {
                 arguments: [step, userId]
             )
             guard db.changesCount == 1 else { return false }
-            try db.execute(sql: "DELETE FROM backup_codes WHERE userId = ?", arguments: [userId])
-            for hash in backupCodeHashes {
-                try db.execute(
-                    sql: "INSERT INTO backup_codes (userId, codeHash) VALUES (?, ?)",
-                    arguments: [userId, hash]
-                )
-            }
+            if let backupCodeHashes { try Self.storeBackupCodes(backupCodeHashes, userId: userId, in: db) }
             try db.execute(
                 sql: "UPDATE users SET twoFactorEnabled = 1, updatedAt = ? WHERE id = ?",
                 arguments: [Date(), userId]
@@ -118,12 +114,14 @@ extension SQLiteStore {
         }
     }
 
-    public func disableTwoFactor(userId: String, proof: TwoFactorProof, audit: AuditEvent, mails: [OutboxMail])
+    public func disableTwoFactor(userId: String, proof: TwoFactorProof?, audit: AuditEvent, mails: [OutboxMail])
         async throws -> Bool
     {
         try await accountWrite(userId: userId) { db in
-            guard try Self.spend(proof, userId: userId, in: db) else { return false }
-            try TwoFactorRecord.deleteOne(db, key: userId)
+            if let proof {
+                guard try Self.spend(proof, userId: userId, in: db) else { return false }
+            }
+            guard try TwoFactorRecord.deleteOne(db, key: userId) else { return false }
             try db.execute(sql: "DELETE FROM backup_codes WHERE userId = ?", arguments: [userId])
             try LoginChallengeRecord.filter(LoginChallengeRecord.Columns.userId == userId).deleteAll(db)
             try db.execute(
@@ -133,6 +131,26 @@ extension SQLiteStore {
             try AuditRecord(audit).insert(db)
             for mail in mails { try Self.enqueueMail(mail, in: db) }
             return true
+        }
+    }
+
+    public func replaceBackupCodes(userId: String, hashes: [String]) async throws -> Bool {
+        try await pool.write { db in
+            guard
+                try TwoFactorRecord.filter(
+                    TwoFactorRecord.Columns.userId == userId && TwoFactorRecord.Columns.enabled == true
+                ).fetchCount(db) == 1
+            else { return false }
+            try Self.storeBackupCodes(hashes, userId: userId, in: db)
+            return true
+        }
+    }
+
+    /// The account's backup codes become `hashes`, in the caller's transaction.
+    static func storeBackupCodes(_ hashes: [String], userId: String, in db: Database) throws {
+        try db.execute(sql: "DELETE FROM backup_codes WHERE userId = ?", arguments: [userId])
+        for hash in hashes {
+            try db.execute(sql: "INSERT INTO backup_codes (userId, codeHash) VALUES (?, ?)", arguments: [userId, hash])
         }
     }
 

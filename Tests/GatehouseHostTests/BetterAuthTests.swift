@@ -105,11 +105,26 @@ import Testing
             )
             #expect(unknown.body == wrong.body)
 
+            // With a cookie, a write must say where it comes from (Better Auth's origin check).
+            let unstated = try await server.client.post(
+                "/api/auth/sign-out",
+                "{}",
+                headers: [("Cookie", "better-auth.session_token=\(token)")]
+            )
+            #expect(unstated.status == 403)
+            #expect(unstated.body == #"{"code":"MISSING_OR_NULL_ORIGIN","message":"Missing or null Origin"}"#)
+            let elsewhere = try await server.client.post(
+                "/api/auth/sign-out",
+                "{}",
+                headers: [("Cookie", "better-auth.session_token=\(token)"), ("Origin", "null")]
+            )
+            #expect(elsewhere.status == 403)
+
             // Sign out ends the session and clears both cookies.
             let out = try await server.client.post(
                 "/api/auth/sign-out",
                 "{}",
-                headers: [("Cookie", "better-auth.session_token=\(token)")]
+                headers: [("Cookie", "better-auth.session_token=\(token)"), ("Origin", "http://localhost:3000")]
             )
             #expect(out.body == #"{"success":true}"#)
             #expect(out.headers("Set-Cookie").filter { $0.contains("Max-Age=0") }.count == 2)
@@ -197,7 +212,7 @@ import Testing
             let verified = try await server.client.post(
                 "/api/auth/two-factor/verify-totp",
                 #"{"code":"\#(code)"}"#,
-                headers: [("Cookie", "better-auth.two_factor=\(pending)")]
+                headers: [("Cookie", "better-auth.two_factor=\(pending)"), ("Origin", "http://localhost:3000")]
             )
             #expect(verified.status == 200, "\(verified)")
             #expect(verified.json?.objectKeys == ["token", "user"])

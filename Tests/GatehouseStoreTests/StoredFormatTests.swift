@@ -143,7 +143,7 @@ import Testing
             lastUsedStep: nil,
             createdAt: t0
         )
-        try await store.savePendingTwoFactor(secret)
+        try await store.savePendingTwoFactor(secret, backupCodeHashes: [])
         let challenge = LoginChallenge(
             id: "caaaaaaaaaaaaaaaaaaaaaaaa",
             userId: user.id,

@@ -66,16 +66,21 @@ public enum TwoFactorProof: Sendable, Equatable {
 /// TOTP secrets, backup codes and sign-in challenges.
 public protocol TwoFactorStore: Sendable {
     func twoFactorSecret(userId: String) async throws -> TwoFactorSecret?
-    /// Stores a secret awaiting its first code, replacing an earlier one not yet enabled.
-    func savePendingTwoFactor(_ secret: TwoFactorSecret) async throws
+    /// Stores a secret awaiting its first code, replacing an earlier one not yet enabled, with
+    /// the hashes of the backup codes shown with it (none: they come with `enableTwoFactor`).
+    func savePendingTwoFactor(_ secret: TwoFactorSecret, backupCodeHashes: [String]) async throws
     /// Turns 2FA on with the step of the code that proved it and the backup codes' hashes
-    /// (replacing any older ones); false when it was enabled meanwhile or the secret is gone.
-    func enableTwoFactor(userId: String, step: Int64, backupCodeHashes: [String], audit: AuditEvent) async throws
+    /// (replacing any older ones; nil keeps those stored with the pending secret); false when it
+    /// was enabled meanwhile or the secret is gone.
+    func enableTwoFactor(userId: String, step: Int64, backupCodeHashes: [String]?, audit: AuditEvent) async throws
         -> Bool
-    /// Spends `proof` and turns 2FA off (secret, backup codes and challenges deleted); false
-    /// when the proof was already spent. The owner's notice is queued in the same transaction.
-    func disableTwoFactor(userId: String, proof: TwoFactorProof, audit: AuditEvent, mails: [OutboxMail])
+    /// Spends `proof` (nil: the password alone was asked for) and turns 2FA off (secret, backup
+    /// codes and challenges deleted); false when the proof was already spent or 2FA was off.
+    /// The owner's notice is queued in the same transaction.
+    func disableTwoFactor(userId: String, proof: TwoFactorProof?, audit: AuditEvent, mails: [OutboxMail])
         async throws -> Bool
+    /// Replaces the backup codes of an account with 2FA on; false when it is off.
+    func replaceBackupCodes(userId: String, hashes: [String]) async throws -> Bool
     /// Backup codes not yet used.
     func unusedBackupCodeCount(userId: String) async throws -> Int
 

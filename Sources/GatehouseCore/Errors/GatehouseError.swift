@@ -26,6 +26,15 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let rateLimited = ErrorCode("rate_limited")
     public static let unavailable = ErrorCode("unavailable")
     public static let internalError = ErrorCode("internal_error")
+    /// A password given to confirm an action was wrong.
+    public static let wrongPassword = ErrorCode("wrong_password")
+    /// A one-time code (TOTP, backup code) was wrong.
+    public static let invalidCode = ErrorCode("invalid_code")
+    /// A link's token (verification, reset) is unknown, used or expired.
+    public static let invalidToken = ErrorCode("invalid_token")
+    public static let alreadyVerified = ErrorCode("already_verified")
+    public static let twoFactorNotEnabled = ErrorCode("two_factor_not_enabled")
+    public static let twoFactorNotSetUp = ErrorCode("two_factor_not_set_up")
 
     // Field issues.
     public static let required = ErrorCode("required")

@@ -145,6 +145,11 @@ public struct Accounts: Sendable {
         try await core.store.user(id: id)
     }
 
+    /// The account with this address (ignoring case), if any.
+    public func user(email: String) async throws -> User? {
+        try await core.store.user(email: Validate.normalizedEmail(email))
+    }
+
     /// A page of accounts, newest first, and how many there are in all.
     public func page(limit: Int, offset: Int) async throws -> (users: [User], total: Int) {
         try await core.store.users(limit: limit, offset: offset)
@@ -180,7 +185,11 @@ extension Accounts {
         return (verification, mail)
     }
 
-    public static let wrongCurrentPassword = GatehouseError.forbidden("Current password is incorrect")
+    public static let wrongCurrentPassword = GatehouseError(
+        .forbidden,
+        "Current password is incorrect",
+        code: .wrongPassword
+    )
 
     /// The role hierarchy (`Role.canManage`) for every write to another account, whatever the
     /// field or surface: refused with 403 before anything is read from the request or changed.

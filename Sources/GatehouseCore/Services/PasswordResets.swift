@@ -5,13 +5,20 @@ public struct PasswordResets: Sendable {
     let core: Core
     /// The account rules these build on (password checks, audit rows, mails).
     var accounts: Accounts { core.accounts }
-    public static let invalidReset = GatehouseError.badRequest("Invalid or expired reset token")
+    public static let invalidReset = GatehouseError(.badRequest, "Invalid or expired reset token", code: .invalidToken)
 
     /// Mails a reset link when `email` belongs to an account; answers the same either way. At
     /// most `policies.rateLimit.passwordReset` mails per account and requests per address: over
     /// that, nothing is sent and the caller still hears success. Known and unknown addresses
     /// both cost one lookup and one write (the audit row), so timing tells nothing either.
-    public func requestPasswordReset(email: String, clientIP: String? = nil) async throws {
+    ///
+    /// `link` makes the mail's link from the token; the default is the panel's reset page
+    /// (`mail.panelURL` + `/reset-password?token=`).
+    public func requestPasswordReset(
+        email: String,
+        clientIP: String? = nil,
+        link: (@Sendable (String) -> String)? = nil
+    ) async throws {
         let email = try Validate.boundedEmail(email)
         guard
             (try? await core.checkPolicies(PolicyInput(point: .passwordResetMail, clientIP: clientIP, email: email)))
@@ -30,7 +37,7 @@ public struct PasswordResets: Sendable {
             "password-reset",
             to: user.email,
             subject: "Reset your \(settings.productName) password",
-            values: ["link": "\(settings.panelURL)/reset-password?token=\(token)"]
+            values: ["link": link?(token) ?? "\(settings.panelURL)/reset-password?token=\(token)"]
         )
         try await core.store.createPasswordReset(
             reset,
@@ -42,6 +49,14 @@ public struct PasswordResets: Sendable {
             )
         )
         core.outboxNudge.signal()
+    }
+
+    /// Whether `token` is a reset token that can still be used (nothing is spent).
+    public func isUsable(token: String) async throws -> Bool {
+        guard !token.isEmpty, token.utf8.count <= 256,
+            let reset = try await core.store.passwordReset(tokenHash: Secrets.sha256Hex(token))
+        else { return false }
+        return reset.expiresAt > Date()
     }
 
     /// Sets a new password with a reset token; every session of the account ends.

@@ -79,8 +79,12 @@ public struct Registrations: Sendable {
     let core: Core
     /// The account rules these build on (password checks, audit rows, mails).
     var accounts: Accounts { core.accounts }
-    public static let alreadyVerified = GatehouseError.badRequest("Email already verified")
-    public static let invalidVerification = GatehouseError.badRequest("Invalid or expired verification")
+    public static let alreadyVerified = GatehouseError(.badRequest, "Email already verified", code: .alreadyVerified)
+    public static let invalidVerification = GatehouseError(
+        .badRequest,
+        "Invalid or expired verification",
+        code: .invalidToken
+    )
 
     /// Opens an account: checks the fields, asks the register and password-set policies, and
     /// stores the user with their email verification and its mail in one transaction.

@@ -4,7 +4,7 @@ import Hummingbird
 
 /// Better Auth's origin check on its routes: a request that changes something and carries
 /// cookies must say where it comes from (`Origin`, else `Referer`), and that must be one of
-/// `server.allowedOrigins`. A request without cookies (a token-only client) is not checked.
+/// `server.allowedOrigins` or the server's own origin. A request without cookies (a token-only client) is not checked.
 struct BetterAuthOriginCheck: RouterMiddleware {
     typealias Context = GatehouseContext
     let core: Core
@@ -26,9 +26,8 @@ struct BetterAuthOriginCheck: RouterMiddleware {
         }
         let stated = request.headers[.origin] ?? request.headers[.referer]
         guard let stated, !stated.isEmpty, stated != "null" else { throw Self.missing }
-        guard let origin = Origin.of(stated), core.settings.server.allowedOrigins.contains(origin) else {
-            throw Self.invalid
-        }
+        guard Origin.isAllowed(stated, host: request.head.authority, allowed: core.settings.server.allowedOrigins)
+        else { throw Self.invalid }
         return try await next(request, context)
     }
 }

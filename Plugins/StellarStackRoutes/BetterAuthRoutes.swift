@@ -80,6 +80,8 @@ extension StellarStackRoutes {
             (status, code, message) = (.badRequest, "INVALID_PASSWORD", "Invalid password")
         case .invalidCode:
             (status, code, message) = (.unauthorized, "INVALID_CODE", "Invalid code")
+        case .invalidChallenge:
+            (status, code, message) = (.unauthorized, "INVALID_TWO_FACTOR_COOKIE", "Invalid two factor cookie")
         case .invalidToken:
             (status, code, message) = (.badRequest, "INVALID_TOKEN", "Invalid token")
         case .alreadyVerified:
@@ -231,12 +233,20 @@ extension StellarStackRoutes {
                         }
                         return try await confirmTwoFactor(principal, code: body.code, request, context, core: core)
                     }
-                    let (user, token) = try await core.signIns.completeSignIn(
-                        tempToken: tempToken,
-                        code: body.code,
-                        clientIP: context.clientIP,
-                        userAgent: request.headers[.userAgent]
-                    )
+                    let user: User
+                    let token: String
+                    do {
+                        (user, token) = try await core.signIns.completeSignIn(
+                            tempToken: tempToken,
+                            code: body.code,
+                            clientIP: context.clientIP,
+                            userAgent: request.headers[.userAgent]
+                        )
+                    } catch let error as GatehouseError
+                        where error.code == .invalidCode && path == "two-factor/verify-backup-code"
+                    {
+                        throw betterAuthRefusal(.unauthorized, "INVALID_BACKUP_CODE", "Invalid backup code")
+                    }
                     var reply = withSessionCookies(
                         .object([("token", .string(token)), ("user", betterAuthUser(user))]),
                         token: token,

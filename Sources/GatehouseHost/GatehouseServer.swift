@@ -56,7 +56,7 @@ public final class GatehouseServer: Sendable {
         let routes = RouteTable(router: router)
         // Order matters: Hummingbird binds middleware to the routes added after it.
         routes.add(middleware: RequestLogMiddleware())
-        routes.add(middleware: ErrorMiddleware(routes: routes))
+        routes.add(middleware: ErrorMiddleware(routes: routes, core: core))
         routes.add(middleware: ClientAddressMiddleware(core: core))
         HealthRoutes.mount(on: routes.group(), core: core)
         routes.add(middleware: AuthenticationMiddleware(core: core))

@@ -11,6 +11,68 @@ import Testing
 /// `{"email","password","rememberMe"}` to /api/auth/sign-in/email; `getSession()` is
 /// GET /api/auth/get-session; `signOut()` posts `{}` to /api/auth/sign-out.
 @Suite(.serialized) struct BetterAuthTests {
+    /// Shapes the client library's flow (BetterAuthClientTests) does not look at closely.
+    @Test func accountRoutesAnswerInBetterAuthsShapes() async throws {
+        try await TestServer.run { server in
+            let signUp = try await server.client.post(
+                "/api/auth/sign-up/email",
+                #"{"name":"Jane Doe","email":"jane@example.com","password":"Str0ng!pass"}"#
+            )
+            let token = try #require(signUp.json?["token"]?.stringValue)
+            #expect(signUp.header("set-auth-token") == token)
+
+            let unknown = try await server.client.get("/api/auth/no-such-route")
+            #expect(unknown.status == 404)
+            #expect(unknown.body == #"{"code":"NOT_FOUND","message":"Not Found"}"#)
+            let foreign = try await server.client.post(
+                "/api/auth/sign-out",
+                "{}",
+                headers: [("Cookie", "better-auth.session_token=\(token)"), ("Origin", "https://evil.example")]
+            )
+            #expect(foreign.status == 403)
+            #expect(foreign.body == #"{"code":"INVALID_ORIGIN","message":"Invalid origin"}"#)
+
+            let sessions = try await server.client.get("/api/auth/list-sessions", bearer: token)
+            guard case .array(let entries)? = sessions.json, let entry = entries.first else {
+                Issue.record("list-sessions: \(sessions)")
+                return
+            }
+            #expect(entries.count == 1)
+            #expect(
+                entry.objectKeys == [
+                    "createdAt", "expiresAt", "id", "ipAddress", "token", "updatedAt", "userAgent", "userId",
+                ]
+            )
+            #expect(entry["token"] == entry["id"])
+
+            let noFields = try await server.client.post("/api/auth/update-user", "{}", bearer: token)
+            #expect(noFields.status == 400)
+            #expect(noFields.body == #"{"message":"No fields to update"}"#)
+
+            let badLink = try await server.client.get("/api/auth/verify-email?token=bogus&callbackURL=/welcome")
+            #expect(badLink.status == 302)
+            #expect(badLink.header("Location") == "/welcome?error=INVALID_TOKEN")
+            let badToken = try await server.client.get("/api/auth/verify-email?token=bogus")
+            #expect(badToken.status == 401)
+            #expect(badToken.body == #"{"code":"INVALID_TOKEN","message":"Invalid token"}"#)
+            let offSite = try await server.client.get(
+                "/api/auth/verify-email?token=bogus&callbackURL=https://evil.example/"
+            )
+            #expect(offSite.status == 403)
+            #expect(offSite.json?["code"] == "INVALID_CALLBACK_URL")
+            let noCallback = try await server.client.get("/api/auth/reset-password/abc")
+            #expect(noCallback.status == 400)
+            #expect(noCallback.json?["code"] == "VALIDATION_ERROR")
+            let badReset = try await server.client.get("/api/auth/reset-password/abc?callbackURL=/reset")
+            #expect(badReset.status == 302)
+            #expect(badReset.header("Location") == "http://localhost:3000/reset?error=INVALID_TOKEN")
+
+            // routes.auth's POST of the same name keeps its own shape.
+            let ours = try await server.client.post("/api/auth/verify-email", #"{"token":"bogus"}"#)
+            #expect(ours.json?["error"] != nil && ours.json?["code"] == nil)
+        }
+    }
+
     @Test func signUpSignInGetSessionAndSignOut() async throws {
         try await TestServer.run { server in
 
@@ -223,7 +285,7 @@ import Testing
             )
             let noCookie = try await server.client.post("/api/auth/two-factor/verify-totp", #"{"code":"123456"}"#)
             #expect(noCookie.status == 401)
-            #expect(noCookie.json?["code"] == "UNAUTHORIZED")
+            #expect(noCookie.json?["code"] == "INVALID_TWO_FACTOR_COOKIE")
         }
     }
 }

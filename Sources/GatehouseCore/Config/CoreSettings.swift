@@ -180,4 +180,16 @@ public enum Origin {
         if let port = components.port, port != defaultPort { return "\(scheme)://\(host):\(port)" }
         return "\(scheme)://\(host)"
     }
+
+    /// Whether a request that says it comes from `stated` (its `Origin`) may write: the origin is
+    /// one of `allowed`, or it is the server's own (the request's `Host`): a same-origin request
+    /// is no cross-site one.
+    public static func isAllowed(_ stated: String, host: String?, allowed: [String]) -> Bool {
+        guard let origin = of(stated) else { return false }
+        if allowed.contains(origin) { return true }
+        guard let host = host?.lowercased(), let separator = origin.range(of: "://") else { return false }
+        let authority = String(origin[separator.upperBound...])
+        let defaultPort = origin.hasPrefix("https") ? ":443" : ":80"
+        return host == authority || host == authority + defaultPort
+    }
 }

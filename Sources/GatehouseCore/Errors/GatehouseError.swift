@@ -30,6 +30,12 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let wrongPassword = ErrorCode("wrong_password")
     /// A one-time code (TOTP, backup code) was wrong.
     public static let invalidCode = ErrorCode("invalid_code")
+    /// No route has this path (for any method).
+    public static let noRoute = ErrorCode("no_route")
+    /// A write from a page elsewhere (the cross-site check).
+    public static let crossSiteRefused = ErrorCode("cross_site_refused")
+    /// A sign-in's second step came without a live challenge (its temp token or cookie).
+    public static let invalidChallenge = ErrorCode("invalid_challenge")
     /// A link's token (verification, reset) is unknown, used or expired.
     public static let invalidToken = ErrorCode("invalid_token")
     public static let alreadyVerified = ErrorCode("already_verified")

@@ -67,6 +67,16 @@ public protocol RouteModule: GatehouseModule {
     static func mount(on router: RouterGroup<GatehouseContext>, core: Core)
 }
 
+/// A module whose clients expect errors in a shape of their own on some paths (a client
+/// library's `{code, message}`, say), including the errors raised before its handlers run (the
+/// cross-site check, an unknown route). Asked by the outermost error handler; the first loaded
+/// module that answers shapes the error.
+public protocol ErrorShaping: GatehouseModule {
+    /// The error as this module's clients expect it, when `request` is to one of its paths;
+    /// nil otherwise.
+    func shape(_ error: GatehouseError, for request: Request) -> GatehouseError?
+}
+
 /// A module that defines a cookie of its own that carries a session token (a client library's
 /// cookie, say). The authentication middleware reads the core's cookie, `Authorization: Bearer`
 /// and `X-API-Key` itself, and asks each loaded `CookieAuthenticator` after its own cookie;

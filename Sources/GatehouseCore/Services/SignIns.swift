@@ -17,8 +17,12 @@ public struct SignIns: Sendable {
     /// Wrong codes one temp token takes before it is void.
     public static let challengeAttempts = 5
 
-    public static let invalidChallenge = GatehouseError(.unauthorized, "Invalid or expired two-factor session")
-    public static let invalidSignInCode = GatehouseError(.unauthorized, "Invalid two-factor code")
+    public static let invalidChallenge = GatehouseError(
+        .unauthorized,
+        "Invalid or expired two-factor session",
+        code: .invalidChallenge
+    )
+    public static let invalidSignInCode = GatehouseError(.unauthorized, "Invalid two-factor code", code: .invalidCode)
 
     /// Signs in with email and password (login policies first: flags, lockout). With 2FA on,
     /// no session yet: a temp token valid `challengeLifetime` instead.

@@ -100,15 +100,15 @@ struct RequestPolicyMiddleware: RouterMiddleware {
 /// Cross-site request forgery: a browser attaches the session cookie to requests that other
 /// sites' pages make. A state-changing request (POST, PUT, PATCH, DELETE) that the cookie
 /// authenticates must carry its body as `application/json` (which a page elsewhere cannot
-/// send without a CORS preflight; else 415), and come from one of `server.allowedOrigins` when
-/// it says where it comes from (`Origin`), or not be marked `Sec-Fetch-Site: cross-site` when it
-/// does not (else 403). Bearer and API-key requests carry no ambient credential and pass.
+/// send without a CORS preflight; else 415), and come from one of `server.allowedOrigins` (or
+/// from the server's own origin) when it says where it comes from (`Origin`), or not be marked
+/// `Sec-Fetch-Site: cross-site` when it does not (else 403). Bearer and API-key requests carry no ambient credential and pass.
 struct CrossSiteRequestMiddleware: RouterMiddleware {
     typealias Context = GatehouseContext
     let core: Core
 
     static let unsafeMethods: Set<HTTPRequest.Method> = [.post, .put, .patch, .delete]
-    static let refused = GatehouseError.forbidden("Cross-site request refused")
+    static let refused = GatehouseError(.forbidden, "Cross-site request refused", code: .crossSiteRefused)
     static let notJSON = GatehouseError(.unsupportedMediaType, "Content-Type must be application/json")
 
     func handle(
@@ -120,15 +120,15 @@ struct CrossSiteRequestMiddleware: RouterMiddleware {
             // Anonymous writes (a sign-in) get the origin checks too: a page elsewhere must not
             // sign a visitor into an account of its choosing.
             if context.authenticatedByCookie {
-                try check(request.headers, requireJSON: true)
+                try check(request.headers, host: request.head.authority, requireJSON: true)
             } else if context.principal == nil {
-                try check(request.headers, requireJSON: false)
+                try check(request.headers, host: request.head.authority, requireJSON: false)
             }
         }
         return try await next(request, context)
     }
 
-    func check(_ headers: HTTPFields, requireJSON: Bool) throws {
+    func check(_ headers: HTTPFields, host: String?, requireJSON: Bool) throws {
         let length = headers[.contentLength].flatMap { Int($0) } ?? 0
         if requireJSON, length > 0 || headers[.transferEncoding] != nil {
             let mediaType = headers[.contentType]?.split(separator: ";").first?
@@ -136,7 +136,7 @@ struct CrossSiteRequestMiddleware: RouterMiddleware {
             guard mediaType == "application/json" else { throw Self.notJSON }
         }
         if let origin = headers[.origin] {
-            guard let origin = Origin.of(origin), core.settings.server.allowedOrigins.contains(origin) else {
+            guard Origin.isAllowed(origin, host: host, allowed: core.settings.server.allowedOrigins) else {
                 throw Self.refused
             }
         } else if headers[HTTPField.Name("Sec-Fetch-Site")!]?.lowercased() == "cross-site" {

@@ -207,12 +207,12 @@ extension StellarStackRoutes {
                 guard body.revokeOtherSessions == true, let sessionId = principal.sessionId else {
                     return JSONReply(.object([("token", .null), ("user", betterAuthUser(user))]))
                 }
-                let (token, _) = try await core.sessions.create(
-                    for: user,
+                let (token, _) = try await core.sessions.replace(
+                    sessionId,
+                    of: user,
                     ip: context.clientIP,
                     userAgent: request.headers[.userAgent]
                 )
-                try await core.sessions.revoke(sessionId: sessionId, userId: user.id)
                 return withSessionCookies(
                     .object([("token", .string(token)), ("user", betterAuthUser(user))]),
                     token: token,
@@ -232,7 +232,6 @@ extension StellarStackRoutes {
                 if let password = body?.password {
                     guard try await core.accounts.confirmPassword(password, of: principal.user, reason: "password")
                     else { throw Accounts.wrongCurrentPassword }
-                    await core.recordPolicyEvent(.credentialPassed(email: principal.user.email))
                 } else if Date().timeIntervalSince(session.createdAt) >= freshAge {
                     throw betterAuthRefusal(
                         .badRequest,
@@ -264,11 +263,15 @@ extension StellarStackRoutes {
                         throw betterAuthRefusal(.badRequest, "EMAIL_MISMATCH", "Email mismatch")
                     }
                     try await core.registrations.sendNewVerification(for: principal.user, clientIP: context.clientIP)
-                } else if let user = try await core.accounts.user(email: email), !user.emailVerified {
-                    do {
-                        try await core.registrations.sendNewVerification(for: user, clientIP: context.clientIP)
-                    } catch let error as GatehouseError where error.code == .rateLimited {
-                        // Over the limit: nothing is sent, and the caller hears what anyone hears.
+                } else {
+                    // Looked up and sent after the answer, which is the same (and as fast) for
+                    // every address; refusals (a rate limit) stay unsaid.
+                    let clientIP = context.clientIP
+                    Task {
+                        guard let user = try? await core.accounts.user(email: email), !user.emailVerified else {
+                            return
+                        }
+                        try? await core.registrations.sendNewVerification(for: user, clientIP: clientIP)
                     }
                 }
                 return JSONReply(.object([("status", true)]))
@@ -281,15 +284,15 @@ extension StellarStackRoutes {
             let token = request.uri.queryParameters.get("token").map { String($0) } ?? ""
             let callbackURL = request.uri.queryParameters.get("callbackURL").map { String($0) }
             try checkCallbackURL(callbackURL, core: core)
+            let target = callbackURL.map { absolute($0, core: core) }
             do {
                 try await core.registrations.verifyEmail(token: token)
-            } catch let error as GatehouseError where error.code == .alreadyVerified {
-                // Better Auth's answer to a second click: the same as the first.
             } catch let error as GatehouseError where error.code == .invalidToken {
-                if let callbackURL { return redirect(to: adding("error", "INVALID_TOKEN", to: callbackURL)) }
+                // A used token is unknown too (it is deleted once used).
+                if let target { return redirect(to: adding("error", "INVALID_TOKEN", to: target)) }
                 throw betterAuthRefusal(.unauthorized, "INVALID_TOKEN", "Invalid token")
             }
-            if let callbackURL { return redirect(to: callbackURL) }
+            if let target { return redirect(to: target) }
             return try JSONReply(.object([("status", true), ("user", .null)])).response(from: request, context: context)
         }
     }

@@ -11,7 +11,7 @@ extension StellarStackRoutes: ErrorShaping {
     static let betterAuthRoutes: [String] = [
         "sign-up", "sign-in", "get-session", "sign-out", "two-factor", "list-sessions", "revoke-session",
         "revoke-sessions", "revoke-other-sessions", "update-user", "change-password", "delete-user",
-        "send-verification-email", "request-password-reset", "forget-password", "reset-password",
+        "send-verification-email", "request-password-reset", "forget-password", "reset-password", "admin",
     ]
 
     static func isBetterAuthRoute(_ request: Request) -> Bool {

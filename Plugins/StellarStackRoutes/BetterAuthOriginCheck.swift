@@ -26,7 +26,13 @@ struct BetterAuthOriginCheck: RouterMiddleware {
         }
         let stated = request.headers[.origin] ?? request.headers[.referer]
         guard let stated, !stated.isEmpty, stated != "null" else { throw Self.missing }
-        guard Origin.isAllowed(stated, host: request.head.authority, allowed: core.settings.server.allowedOrigins)
+        guard
+            Origin.isAllowed(
+                stated,
+                host: request.head.authority,
+                allowed: core.settings.server.allowedOrigins,
+                secure: core.settings.server.secureCookies
+            )
         else { throw Self.invalid }
         return try await next(request, context)
     }

@@ -73,7 +73,11 @@ extension StellarStackRoutes {
                 "User already exists. Use another email."
             )
         case .accountSuspended:
-            code = "ACCOUNT_SUSPENDED"
+            // As the admin plugin (which StellarStack's server enables) refuses a banned user.
+            (code, message) = (
+                "BANNED_USER",
+                "You have been banned from this application. Please contact support if you believe this is an error."
+            )
         case .rateLimited:
             code = "TOO_MANY_REQUESTS"
         case .wrongPassword:
@@ -142,6 +146,7 @@ extension StellarStackRoutes {
         let auth = router.group("api/auth").add(middleware: BetterAuthOriginCheck(core: core))
         mountBetterAuthAccount(on: auth, core: core)
         mountBetterAuthTwoFactor(on: auth, core: core)
+        mountBetterAuthAdmin(on: auth, core: core)
 
         auth.post("sign-up/email") { request, context in
             try await speakingBetterAuth {

@@ -8,6 +8,10 @@ import Hummingbird
 /// in) confirms a code from it. One user, one 2FA state: the same secret and backup codes as
 /// `/api/auth/2fa/*` of `routes.auth`, whichever surface set them up.
 extension StellarStackRoutes {
+    /// Setting 2FA up (`features.twoFactor`, as on `routes.auth`); turning it off and signing in
+    /// with it stay whatever the switch says.
+    static let twoFactor = Feature("twoFactor")
+
     struct PasswordRequest: Decodable {
         var password: String
     }
@@ -16,6 +20,7 @@ extension StellarStackRoutes {
         auth.post("two-factor/enable") { request, context in
             try await speakingBetterAuth {
                 let principal = try context.requireSession()
+                try await core.checkPolicies(PolicyInput.feature(twoFactor, principal: principal))
                 let body = try await request.decodeJSON(PasswordRequest.self, context: context)
                 let (uri, codes) = try await core.twoFactor.startTwoFactor(for: principal.user, password: body.password)
                 return JSONReply(
@@ -67,12 +72,12 @@ extension StellarStackRoutes {
         guard enabled, let user = try await core.accounts.user(id: principal.user.id) else {
             return JSONReply(.object([("token", .null), ("user", betterAuthUser(principal.user))]))
         }
-        let (token, _) = try await core.sessions.create(
-            for: user,
+        let (token, _) = try await core.sessions.replace(
+            sessionId,
+            of: user,
             ip: context.clientIP,
             userAgent: request.headers[.userAgent]
         )
-        try await core.sessions.revoke(sessionId: sessionId, userId: user.id)
         return withSessionCookies(
             .object([("token", .string(token)), ("user", betterAuthUser(user))]),
             token: token,

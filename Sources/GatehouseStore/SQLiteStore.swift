@@ -222,6 +222,13 @@ public final class SQLiteStore: GatehouseStore {
         }
     }
 
+    public func session(id: String, now: Date) async throws -> Session? {
+        try await pool.read { db in
+            try SessionRecord.filter(SessionRecord.Columns.id == id && SessionRecord.Columns.expiresAt > now)
+                .fetchOne(db)?.session
+        }
+    }
+
     public func deleteSession(id: String, userId: String, audit: [AuditEvent]) async throws -> Bool {
         try await accountWrite(userId: userId) { db in
             guard

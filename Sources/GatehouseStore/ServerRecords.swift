@@ -92,6 +92,42 @@ extension SQLiteStore {
         try await pool.write { db in try ServerRecord.deleteOne(db, key: id) }
     }
 
+    public func users(matching query: UserQuery) async throws -> (users: [User], total: Int) {
+        typealias C = UserRecord.Columns
+        let name = SQL(sql: "COALESCE(NULLIF(displayName, ''), firstName || ' ' || lastName)")
+        var request = UserRecord.all()
+        if let search = query.search {
+            // LIKE with its wildcards escaped: the value is matched as typed (ignoring case).
+            let escaped = search.value.replacingOccurrences(of: "\\", with: "\\\\")
+                .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            let pattern =
+                switch search.match {
+                case .contains: "%\(escaped)%"
+                case .startsWith: "\(escaped)%"
+                case .endsWith: "%\(escaped)"
+                }
+            let column: any SQLSpecificExpressible = search.field == .email ? C.email : name.sqlExpression
+            request = request.filter(column.like(pattern, escape: "\\"))
+        }
+        if let roles = query.roles { request = request.filter(roles.map(\.rawValue).contains(C.role)) }
+        let key: any SQLSpecificExpressible =
+            switch query.sortBy {
+            case .createdAt: C.createdAt
+            case .updatedAt: C.updatedAt
+            case .email: C.email
+            case .name: name.sqlExpression
+            }
+        let ordered = request.order(
+            query.descending ? key.sqlExpression.desc : key.sqlExpression.asc,
+            query.descending ? C.id.desc : C.id.asc
+        )
+        let matching = request
+        return try await pool.read { db in
+            let users = try ordered.limit(query.limit, offset: query.offset).fetchAll(db).map(\.user)
+            return (users, try matching.fetchCount(db))
+        }
+    }
+
     public func users(limit: Int, offset: Int) async throws -> (users: [User], total: Int) {
         try await pool.read { db in
             let users = try UserRecord.order(UserRecord.Columns.createdAt.desc, UserRecord.Columns.id.desc)

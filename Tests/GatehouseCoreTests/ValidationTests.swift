@@ -4,6 +4,36 @@ import Testing
 @testable import GatehouseCore
 
 @Suite struct ValidationTests {
+    /// Redirect targets: the allowed origins and plain relative paths; nothing a browser could
+    /// read as another host (a backslash, a user part, control characters) even when a URL
+    /// parser finds the allowed host in it.
+    @Test func redirectsStayOnTheAllowedOrigins() {
+        let allowed = ["https://panel.example.com"]
+        for url in ["https://panel.example.com/welcome", "/welcome?next=1", "https://PANEL.example.com:443/x"] {
+            #expect(Validate.isSafeRedirect(url, allowedOrigins: allowed), "\(url)")
+        }
+        for url in [
+            "https://evil.example\\@panel.example.com/r", "https://evil.example%5C@panel.example.com/r",
+            "https://user@panel.example.com/", "https://user:pw@panel.example.com/", "//evil.example/",
+            "/\\evil.example/", "https://panel.example.com\tevil/", "https://evil.example/", "javascript:alert(1)",
+            "http://panel.example.com/",
+        ] {
+            #expect(!Validate.isSafeRedirect(url, allowedOrigins: allowed), "\(url)")
+        }
+    }
+
+    /// A write's origin: an allowed one, or the server's own (its Host), over https when the
+    /// cookies are secure.
+    @Test func sameOriginWritesNeedTheCookiesScheme() {
+        let allowed = ["https://panel.example.com"]
+        #expect(Origin.isAllowed("https://panel.example.com", host: "api.example.com", allowed: allowed, secure: true))
+        #expect(Origin.isAllowed("https://api.example.com", host: "api.example.com", allowed: allowed, secure: true))
+        #expect(!Origin.isAllowed("http://api.example.com", host: "api.example.com", allowed: allowed, secure: true))
+        #expect(Origin.isAllowed("http://127.0.0.1:8080", host: "127.0.0.1:8080", allowed: allowed, secure: false))
+        #expect(!Origin.isAllowed("http://127.0.0.1:9090", host: "127.0.0.1:8080", allowed: allowed, secure: false))
+        #expect(!Origin.isAllowed("null", host: "127.0.0.1:8080", allowed: allowed, secure: false))
+    }
+
     @Test(arguments: ["a@b.co", "first.last+tag@example.com", "x_y@sub.domain.org", "o'neil@example.ie"])
     func acceptsEmails(_ email: String) {
         #expect(Validate.isEmail(email))

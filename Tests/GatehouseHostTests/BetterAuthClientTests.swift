@@ -9,12 +9,14 @@ import Testing
 /// from PyPI (a port of Better Auth's client, written elsewhere), driven by
 /// `Tests/Support/better_auth_flow.py` through sign-up, the mailed verification link, sessions,
 /// profile, password change, two-factor (enable, TOTP, backup codes, disable), a token-only
-/// client, the origin check, a forgotten password and deleting the account.
+/// client, the origin check, a forgotten password, deleting the account, and the admin plugin as
+/// a rootAdmin, an admin and a plain user.
 @Suite struct BetterAuthClientTests {
     @Test func theBetterAuthClientWalksThroughAnAccount() async throws {
         let smtp = try await SMTPServer()
         defer { smtp.stop() }
         try await TestServer.run(yaml: smtpYAML(port: smtp.port)) { server in
+            try await server.createUser("root@example.test", role: .rootAdmin)
             let flow = try ChildProcess(
                 Paths.python,
                 [
@@ -22,6 +24,7 @@ import Testing
                     "--base", "http://127.0.0.1:\(server.port)",
                     "--maildir", smtp.maildir.path,
                     "--origin", "http://localhost:3000",
+                    "--root-email", "root@example.test", "--root-password", TestServer.password,
                 ]
             )
             let status = try await flow.wait(timeout: 120)

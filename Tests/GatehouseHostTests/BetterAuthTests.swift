@@ -11,6 +11,26 @@ import Testing
 /// `{"email","password","rememberMe"}` to /api/auth/sign-in/email; `getSession()` is
 /// GET /api/auth/get-session; `signOut()` posts `{}` to /api/auth/sign-out.
 @Suite(.serialized) struct BetterAuthTests {
+    /// A session alone (no password) cannot turn 2FA on: a secret from routes.auth's setup
+    /// (which asks for no password) is not confirmed by Better Auth's verify-totp.
+    @Test func aStolenSessionCannotBindItsAuthenticator() async throws {
+        try await TestServer.run { server in
+            try await server.createUser("ada@example.com")
+            let token = try await server.client.login("ada@example.com", TestServer.password)
+            let setup = try await server.client.post("/api/auth/2fa/setup", "{}", bearer: token)
+            let secret = try #require(setup.json?["secret"]?.stringValue)
+            let code = try Oathtool.totp(secret: secret, at: Date())
+            let confirm = try await server.client.post(
+                "/api/auth/two-factor/verify-totp",
+                #"{"code":"\#(code)"}"#,
+                bearer: token
+            )
+            #expect(confirm.status == 400)
+            #expect(confirm.body == #"{"code":"TOTP_NOT_ENABLED","message":"TOTP not enabled"}"#)
+            #expect(try await server.core.accounts.user(email: "ada@example.com")?.twoFactorEnabled == false)
+        }
+    }
+
     /// Shapes the client library's flow (BetterAuthClientTests) does not look at closely.
     @Test func accountRoutesAnswerInBetterAuthsShapes() async throws {
         try await TestServer.run { server in
@@ -51,7 +71,7 @@ import Testing
 
             let badLink = try await server.client.get("/api/auth/verify-email?token=bogus&callbackURL=/welcome")
             #expect(badLink.status == 302)
-            #expect(badLink.header("Location") == "/welcome?error=INVALID_TOKEN")
+            #expect(badLink.header("Location") == "http://localhost:3000/welcome?error=INVALID_TOKEN")
             let badToken = try await server.client.get("/api/auth/verify-email?token=bogus")
             #expect(badToken.status == 401)
             #expect(badToken.body == #"{"code":"INVALID_TOKEN","message":"Invalid token"}"#)

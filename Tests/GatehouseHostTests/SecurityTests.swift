@@ -500,9 +500,11 @@ import Testing
             try fresh.send("GET /hea")
             #expect(await !fresh.isClosed(within: 1))
             #expect(await fresh.isClosed(within: 5))
+            // Every one closed by its read timeout (3 s); the deadline leaves a loaded machine
+            // (the suites run in parallel) time to get round to 1500 timers.
             var closed = 0
             for connection in stalled
-            where await connection.isClosed(within: max(0, 8 - Date().timeIntervalSince(opened))) {
+            where await connection.isClosed(within: max(0, 20 - Date().timeIntervalSince(opened))) {
                 closed += 1
             }
             #expect(closed == 1500)

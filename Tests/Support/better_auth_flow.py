@@ -76,6 +76,8 @@ def main():
     parser.add_argument("--base", required=True)
     parser.add_argument("--maildir", required=True)
     parser.add_argument("--origin", required=True)
+    parser.add_argument("--root-email", required=True)
+    parser.add_argument("--root-password", required=True)
     args = parser.parse_args()
     origin = {"origin": args.origin}
 
@@ -206,7 +208,64 @@ def main():
     check(ada.delete_user(password=final_password) == {"success": True, "message": "User deleted"}, "delete-user")
     refused("the account is gone", lambda: ada.sign_in.email(email=address, password=final_password), 401,
             "INVALID_EMAIL_OR_PASSWORD")
+    admin_flow(args, browser)
     print("all steps passed", flush=True)
+
+
+def admin_flow(args, browser):
+    """The admin plugin, as a rootAdmin, as an admin and as a plain user."""
+    root = browser()
+    root.sign_in.email(email=args.root_email, password=args.root_password)
+    bob = browser()
+    bob_id = bob.sign_up.email(name="Bob Builder", email="bob@example.test", password=PASSWORD)["user"]["id"]
+
+    found = root.admin.list_users(searchValue="bob@", searchField="email", searchOperator="starts_with")
+    check(found["total"] == 1 and found["users"][0]["id"] == bob_id, "admin/list-users searches", str(found))
+    check(found["users"][0]["role"] == "user" and found["users"][0]["banned"] is False, "the admin plugin's user")
+    page = root.admin.list_users(limit=1, sortBy="email", sortDirection="asc")
+    check(page["limit"] == 1 and len(page["users"]) == 1 and page["total"] >= 2, "admin/list-users pages")
+    refused("a plain user may not list users", lambda: bob.admin.list_users(), 403, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
+
+    carol = root.admin.create_user(email="carol@example.test", password=PASSWORD, name="Carol Admin", role="user")
+    carol_id = carol["user"]["id"]
+    check(carol["user"]["role"] == "user", "admin/create-user")
+    refused("an address taken", lambda: root.admin.create_user(email="carol@example.test", password=PASSWORD,
+                                                             name="Again"), 400,
+            "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL")
+    check(root.admin.set_role(userId=carol_id, role="admin")["user"]["role"] == "admin", "admin/set-role")
+    carol_browser = browser()
+    carol_browser.sign_in.email(email="carol@example.test", password=PASSWORD)
+    root_id = root.get_session()["user"]["id"]
+    refused("an admin may not touch a rootAdmin", lambda: carol_browser.admin.set_role(userId=root_id, role="user"),
+            403, "YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE")
+
+    sessions = carol_browser.admin.list_user_sessions(userId=bob_id)["sessions"]
+    check(len(sessions) == 1, "admin/list-user-sessions")
+    check(carol_browser.admin.revoke_user_session(sessionToken=sessions[0]["id"]) == {"success": True},
+          "admin/revoke-user-session")
+    check(bob.get_session() is None, "that session ended")
+    bob.sign_in.email(email="bob@example.test", password=PASSWORD)
+    check(carol_browser.admin.revoke_user_sessions(userId=bob_id) == {"success": True}, "admin/revoke-user-sessions")
+    check(bob.get_session() is None, "every session ended")
+
+    banned = carol_browser.admin.ban_user(userId=bob_id, banReason="spam")
+    check(banned["user"]["banned"] is True, "admin/ban-user")
+    refused("a banned user cannot sign in", lambda: bob.sign_in.email(email="bob@example.test", password=PASSWORD),
+            403, "BANNED_USER")
+    refused("nobody bans themself", lambda: carol_browser.admin.ban_user(userId=carol_id), 400,
+            "YOU_CANNOT_BAN_YOURSELF")
+    check(carol_browser.admin.unban_user(userId=bob_id)["user"]["banned"] is False, "admin/unban-user")
+    new_password = "B0b!new-pass-phrase"
+    check(carol_browser.admin.set_user_password(userId=bob_id, newPassword=new_password) == {"status": True},
+          "admin/set-user-password")
+    check(bob.sign_in.email(email="bob@example.test", password=new_password)["token"], "the new password works")
+    refused("a plain user may not remove users", lambda: bob.admin.remove_user(userId=carol_id), 403,
+            "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS")
+    refused("nobody removes themself", lambda: carol_browser.admin.remove_user(userId=carol_id), 400,
+            "YOU_CANNOT_REMOVE_YOURSELF")
+    check(carol_browser.admin.remove_user(userId=bob_id) == {"success": True}, "admin/remove-user")
+    refused("the removed user is gone", lambda: root.admin.set_role(userId=bob_id, role="user"), 404,
+            "USER_NOT_FOUND")
 
 
 if __name__ == "__main__":

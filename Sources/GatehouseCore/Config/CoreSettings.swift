@@ -171,8 +171,12 @@ public struct CoreSettings: Sendable, Equatable {
 /// default port.
 public enum Origin {
     /// The origin of an http(s) URL, or nil when it has none.
+    /// A URL with a backslash, a control character, a space or a user part has none: parsers
+    /// disagree on where such a URL goes (a browser reads `https://evil\@panel/` as host `evil`).
     public static func of(_ text: String) -> String? {
-        guard let components = URLComponents(string: text.trimmingCharacters(in: .whitespaces)),
+        let text = text.trimmingCharacters(in: .whitespaces)
+        guard !text.unicodeScalars.contains(where: { $0 == "\\" || $0.value < 0x21 || $0.value == 0x7F }),
+            let components = URLComponents(string: text), components.user == nil, components.password == nil,
             let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = components.host?.lowercased(), !host.isEmpty
         else { return nil }
@@ -182,11 +186,14 @@ public enum Origin {
     }
 
     /// Whether a request that says it comes from `stated` (its `Origin`) may write: the origin is
-    /// one of `allowed`, or it is the server's own (the request's `Host`): a same-origin request
-    /// is no cross-site one.
-    public static func isAllowed(_ stated: String, host: String?, allowed: [String]) -> Bool {
+    /// one of `allowed`, or it is the server's own (the request's `Host`, and https when the
+    /// cookies are `secure`): a same-origin request is no cross-site one.
+    public static func isAllowed(_ stated: String, host: String?, allowed: [String], secure: Bool) -> Bool {
         guard let origin = of(stated) else { return false }
         if allowed.contains(origin) { return true }
+        // Same origin needs the scheme the cookies are for: behind TLS, a page on plain http
+        // (one a network attacker wrote) is another origin.
+        guard !secure || origin.hasPrefix("https://") else { return false }
         guard let host = host?.lowercased(), let separator = origin.range(of: "://") else { return false }
         let authority = String(origin[separator.upperBound...])
         let defaultPort = origin.hasPrefix("https") ? ":443" : ":80"

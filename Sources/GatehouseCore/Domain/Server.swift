@@ -49,6 +49,8 @@ public protocol ServerStore: Sendable {
 
     /// Users, newest first, and how many there are in all.
     func users(limit: Int, offset: Int) async throws -> (users: [User], total: Int)
+    /// The users `query` picks, in its order and page, and how many it picks in all.
+    func users(matching query: UserQuery) async throws -> (users: [User], total: Int)
     /// Deletes a user and everything that is theirs (sessions, API keys, SSH keys, 2FA data,
     /// pending verifications and resets), with the audit event, in one transaction; refused
     /// while they own servers or are the last rootAdmin (throws `UserDeletionRefusal`).

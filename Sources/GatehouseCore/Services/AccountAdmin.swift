@@ -85,7 +85,7 @@ public struct AccountAdmin: Sendable {
                 actorId: actor.user.id
             )
         } catch let error as GatehouseError where error == Accounts.emailTaken {
-            throw GatehouseError.badRequest("A user with this email already exists")
+            throw GatehouseError(.badRequest, "A user with this email already exists", code: .emailTaken)
         }
     }
 }

@@ -155,6 +155,11 @@ public struct Accounts: Sendable {
         try await core.store.users(limit: limit, offset: offset)
     }
 
+    /// The users `query` picks, and how many in all.
+    public func find(_ query: UserQuery) async throws -> (users: [User], total: Int) {
+        try await core.store.users(matching: query)
+    }
+
     /// Records that sign-in to the account of `email` (if it exists) is locked for `seconds`.
     public func recordSignInLocked(email: String, seconds: Int) async {
         let email = Validate.normalizedEmail(email)

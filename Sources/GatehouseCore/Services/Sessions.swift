@@ -89,6 +89,26 @@ public struct Sessions: Sendable {
         try await store.sessions(userId: userId, now: now())
     }
 
+    /// Replaces the session `sessionId` of `user` with a new one (a new token), which keeps the
+    /// old one's start: a rotation does not make a session fresh.
+    public func replace(_ sessionId: String, of user: User, ip: String?, userAgent: String?) async throws
+        -> (token: String, session: Session)
+    {
+        let started = try await store.sessions(userId: user.id, now: now()).first { $0.id == sessionId }?.createdAt
+        try await revoke(sessionId: sessionId, userId: user.id)
+        var (token, session) = newSession(for: user, ip: ip, userAgent: userAgent)
+        if let started { session.createdAt = started }
+        try await store.insertSession(session, keepAtMost: settings().maxPerUser, audit: [], mails: [])
+        return (token, session)
+    }
+
+    /// The live session with this id (or this token), whoever's it is.
+    public func find(idOrToken: String) async throws -> Session? {
+        guard !idOrToken.isEmpty, idOrToken.utf8.count <= 256 else { return nil }
+        if let session = try await store.session(id: idOrToken, now: now()) { return session }
+        return try await store.session(tokenHash: Secrets.sha256Hex(idOrToken), now: now())?.0
+    }
+
     /// Ends one of the user's sessions; false when it was not theirs or not there.
     @discardableResult public func revoke(sessionId: String, userId: String) async throws -> Bool {
         try await store.deleteSession(

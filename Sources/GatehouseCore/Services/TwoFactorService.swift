@@ -73,7 +73,6 @@ public struct TwoFactor: Sendable {
         guard try await accounts.confirmPassword(password, of: user, reason: "password") else {
             throw Accounts.wrongCurrentPassword
         }
-        await core.recordPolicyEvent(.credentialPassed(email: user.email))
         guard !user.twoFactorEnabled else { throw Self.twoFactorAlreadyEnabled }
         let secret = TOTP.newSecret()
         let codes = (0..<BackupCodes.count).map { _ in BackupCodes.make() }
@@ -100,12 +99,19 @@ public struct TwoFactor: Sendable {
             }
             return false
         }
+        // Only a secret `startTwoFactor` made, after the password, is confirmed here: it alone
+        // is stored with backup codes. One from `setUpTwoFactor` needs the password at
+        // `enableTwoFactor`, so a stolen session cannot bind its holder's authenticator.
         guard let stored = try await core.store.twoFactorSecret(userId: user.id), !stored.enabled,
-            let secret = core.secretKey.open(stored.sealedSecret)
+            let secret = core.secretKey.open(stored.sealedSecret),
+            try await core.store.unusedBackupCodeCount(userId: user.id) > 0
         else { throw Self.twoFactorNotSetUp }
+        try await core.checkPolicies(PolicyInput(point: .credentialCheck, email: user.email))
         guard let step = TOTP(secret: secret).matchingStep(Self.digits(code), at: Date()) else {
+            await accounts.recordLoginFailure(email: user.email, userId: user.id, reason: "twoFactor")
             throw Self.invalidTwoFactorCode
         }
+        await core.recordPolicyEvent(.credentialPassed(email: user.email))
         guard
             try await core.store.enableTwoFactor(
                 userId: user.id,
@@ -125,7 +131,6 @@ public struct TwoFactor: Sendable {
         guard try await accounts.confirmPassword(password, of: user, reason: "password") else {
             throw Accounts.wrongCurrentPassword
         }
-        await core.recordPolicyEvent(.credentialPassed(email: user.email))
         return provisioningURL(secret, for: user)
     }
 
@@ -135,7 +140,6 @@ public struct TwoFactor: Sendable {
         guard try await accounts.confirmPassword(password, of: user, reason: "password") else {
             throw Accounts.wrongCurrentPassword
         }
-        await core.recordPolicyEvent(.credentialPassed(email: user.email))
         let codes = (0..<BackupCodes.count).map { _ in BackupCodes.make() }
         guard
             try await core.store.replaceBackupCodes(
@@ -181,7 +185,6 @@ public struct TwoFactor: Sendable {
             throw Accounts.wrongCurrentPassword
         }
         guard let code else {
-            await core.recordPolicyEvent(.credentialPassed(email: user.email))
             try await turnOff(user, proof: nil)
             return
         }

@@ -41,6 +41,8 @@ public protocol SessionStore: Sendable {
     /// Slides a session's expiry.
     func touchSession(id: String, userId: String, lastSeenAt: Date, expiresAt: Date) async throws
     func sessions(userId: String, now: Date) async throws -> [Session]
+    /// The unexpired session with this id, whoever's it is.
+    func session(id: String, now: Date) async throws -> Session?
     /// Deletes one session of a user; false when there was none.
     @discardableResult func deleteSession(id: String, userId: String, audit: [AuditEvent]) async throws -> Bool
     /// Deletes every session of a user except `keeping`; returns how many went.

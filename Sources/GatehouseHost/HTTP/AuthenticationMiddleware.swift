@@ -136,7 +136,14 @@ struct CrossSiteRequestMiddleware: RouterMiddleware {
             guard mediaType == "application/json" else { throw Self.notJSON }
         }
         if let origin = headers[.origin] {
-            guard Origin.isAllowed(origin, host: host, allowed: core.settings.server.allowedOrigins) else {
+            guard
+                Origin.isAllowed(
+                    origin,
+                    host: host,
+                    allowed: core.settings.server.allowedOrigins,
+                    secure: core.settings.server.secureCookies
+                )
+            else {
                 throw Self.refused
             }
         } else if headers[HTTPField.Name("Sec-Fetch-Site")!]?.lowercased() == "cross-site" {

@@ -25,10 +25,26 @@ extension StellarStackRoutes {
 
     struct CodeRequest: Decodable {
         var code: String
+        var trustDevice: Bool?
     }
 
     /// Better Auth's two-factor plugin keeps the pending sign-in in this cookie.
     static let twoFactorCookie = "better-auth.two_factor"
+    /// ... and a browser that may skip the second factor in this one (30 days, used once: each
+    /// sign-in with it gives a new one).
+    static let trustDeviceCookie = "better-auth.trust_device"
+
+    static func trustDeviceCookie(_ token: String?, core: Core) -> Cookie {
+        Cookie(
+            name: trustDeviceCookie,
+            value: token ?? "",
+            maxAge: token == nil ? 0 : Int(SignIns.trustedDeviceLifetime),
+            path: "/",
+            secure: core.settings.server.secureCookies,
+            httpOnly: true,
+            sameSite: .lax
+        )
+    }
 
     /// The user as Better Auth shows it.
     static func betterAuthUser(_ user: User) -> JSONValue {
@@ -191,11 +207,13 @@ extension StellarStackRoutes {
                 let body = try await request.decodeJSON(SignInRequest.self, context: context)
                 try checkCallbackURL(body.callbackURL, core: core)
                 if let issue = Validate.email(body.email).1 { throw GatehouseError.validation([issue]) }
-                let result = try await core.signIns.signIn(
+                let trusted = request.cookies[trustDeviceCookie]?.value
+                let (result, newDevice) = try await core.signIns.signIn(
                     email: body.email,
                     password: body.password,
                     clientIP: context.clientIP,
-                    userAgent: request.headers[.userAgent]
+                    userAgent: request.headers[.userAgent],
+                    trustedDevice: trusted
                 )
                 switch result {
                 case .twoFactorRequired(let tempToken):
@@ -210,19 +228,25 @@ extension StellarStackRoutes {
                         httpOnly: true,
                         sameSite: .lax
                     )
-                    return JSONReply(.object([("twoFactorRedirect", true)]), cookies: [cookie])
+                    // A trust cookie that did not count is cleared.
+                    return JSONReply(
+                        .object([("twoFactorRedirect", true)]),
+                        cookies: [cookie] + (trusted == nil ? [] : [trustDeviceCookie(nil, core: core)])
+                    )
                 case .signedIn(let user, let token):
                     var members: [(String, JSONValue)] = [
                         ("redirect", .bool(body.callbackURL != nil)), ("token", .string(token)),
                     ]
                     if let url = body.callbackURL { members.append(("url", .string(url))) }
                     members.append(("user", betterAuthUser(user)))
-                    return withSessionCookies(
+                    var reply = withSessionCookies(
                         .object(members),
                         token: token,
                         persistent: body.rememberMe ?? true,
                         core: core
                     )
+                    if let newDevice { reply.cookies.append(trustDeviceCookie(newDevice, core: core)) }
+                    return reply
                 }
             }
         }
@@ -261,6 +285,11 @@ extension StellarStackRoutes {
                     reply.cookies.append(
                         Cookie(name: twoFactorCookie, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .lax)
                     )
+                    if body.trustDevice == true {
+                        reply.cookies.append(
+                            trustDeviceCookie(try await core.signIns.trustDevice(of: user), core: core)
+                        )
+                    }
                     return reply
                 }
             }

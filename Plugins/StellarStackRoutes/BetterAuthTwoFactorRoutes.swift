@@ -35,7 +35,7 @@ extension StellarStackRoutes {
                 let principal = try context.requireSession()
                 let body = try await request.decodeJSON(PasswordRequest.self, context: context)
                 try await core.twoFactor.disableTwoFactor(for: principal.user, password: body.password, code: nil)
-                return JSONReply(.object([("status", true)]))
+                return JSONReply(.object([("status", true)]), cookies: [trustDeviceCookie(nil, core: core)])
             }
         }
 

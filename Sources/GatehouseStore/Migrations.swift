@@ -143,6 +143,16 @@ enum Migrations {
                 t.column("createdAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v8-trusted-devices") { db in
+            // Browsers that skip the second factor for a while: a token's hash, the account,
+            // when it ends.
+            try db.create(table: "trusted_devices") { t in
+                t.primaryKey("tokenHash", .text)
+                t.column("userId", .text).notNull().indexed().references("users", onDelete: .cascade)
+                t.column("expiresAt", .datetime).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -122,6 +122,7 @@ extension SQLiteStore {
                 guard try Self.spend(proof, userId: userId, in: db) else { return false }
             }
             guard try TwoFactorRecord.deleteOne(db, key: userId) else { return false }
+            try Self.forgetTrustedDevices(userId: userId, in: db)
             try db.execute(sql: "DELETE FROM backup_codes WHERE userId = ?", arguments: [userId])
             try LoginChallengeRecord.filter(LoginChallengeRecord.Columns.userId == userId).deleteAll(db)
             try db.execute(
@@ -132,6 +133,31 @@ extension SQLiteStore {
             for mail in mails { try Self.enqueueMail(mail, in: db) }
             return true
         }
+    }
+
+    public func trustDevice(tokenHash: String, userId: String, expiresAt: Date) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM trusted_devices WHERE expiresAt <= ?", arguments: [Date()])
+            try db.execute(
+                sql: "INSERT INTO trusted_devices (tokenHash, userId, expiresAt, createdAt) VALUES (?, ?, ?, ?)",
+                arguments: [tokenHash, userId, expiresAt, Date()]
+            )
+        }
+    }
+
+    public func takeTrustedDevice(tokenHash: String, userId: String, now: Date) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "DELETE FROM trusted_devices WHERE tokenHash = ? AND userId = ? AND expiresAt > ?",
+                arguments: [tokenHash, userId, now]
+            )
+            return db.changesCount == 1
+        }
+    }
+
+    /// Forgets every trusted browser of `userId`, in the caller's transaction.
+    static func forgetTrustedDevices(userId: String, in db: Database) throws {
+        try db.execute(sql: "DELETE FROM trusted_devices WHERE userId = ?", arguments: [userId])
     }
 
     public func replaceBackupCodes(userId: String, hashes: [String]) async throws -> Bool {

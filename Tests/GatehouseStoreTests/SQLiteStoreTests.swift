@@ -39,7 +39,7 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         #expect(
             try await store.appliedMigrations() == [
                 "v1-users-sessions", "v2-mail-outbox", "v3-email-verifications", "v4-password-resets",
-                "v5-audit-two-factor", "v6-api-keys-ssh-keys", "v7-servers",
+                "v5-audit-two-factor", "v6-api-keys-ssh-keys", "v7-servers", "v8-trusted-devices",
             ]
         )
         let (journal, foreignKeys) = try await store.pool.read { db in
@@ -85,6 +85,28 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         await #expect(throws: StoreError.unknownValue(column: "audit_events.kind", value: "user.cloned")) {
             _ = try await store.auditEvents(userId: nil, limit: 10)
         }
+    }
+
+    /// A trusted browser's token works once, for its account, until it ends; a password change
+    /// (which ends the other sessions) forgets the account's trusted browsers.
+    @Test func trustedDevicesAreSingleUseAndForgottenWithThePassword() async throws {
+        let store = try await makeStore()
+        let (ada, bob) = (makeUser("ada@example.com"), makeUser("bob@example.com"))
+        try await store.insertUser(ada)
+        try await store.insertUser(bob)
+        let now = Date()
+        try await store.trustDevice(tokenHash: "a", userId: ada.id, expiresAt: now.addingTimeInterval(60))
+        try await store.trustDevice(tokenHash: "old", userId: ada.id, expiresAt: now.addingTimeInterval(-1))
+        #expect(try await !store.takeTrustedDevice(tokenHash: "a", userId: bob.id, now: now))
+        #expect(try await !store.takeTrustedDevice(tokenHash: "old", userId: ada.id, now: now))
+        #expect(try await store.takeTrustedDevice(tokenHash: "a", userId: ada.id, now: now))
+        #expect(try await !store.takeTrustedDevice(tokenHash: "a", userId: ada.id, now: now))
+
+        try await store.trustDevice(tokenHash: "b", userId: ada.id, expiresAt: now.addingTimeInterval(60))
+        var changed = ada
+        changed.passwordHash = "$argon2id$new"
+        try await store.applyAccountChange(AccountChange(user: changed, endSessionsExcept: .some(nil)))
+        #expect(try await !store.takeTrustedDevice(tokenHash: "b", userId: ada.id, now: now))
     }
 
     @Test func usersRoundTripAndEmailsAreUniqueIgnoringCase() async throws {

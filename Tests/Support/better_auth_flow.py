@@ -152,15 +152,21 @@ def main():
     check(signed_in["user"]["email"] == address and ada.get_session() is not None, "sign-in with a TOTP code")
     ada.sign_out()
     ada.sign_in.email(email=address, password=password)
-    check(ada.two_factor.verify_backup_code(code=codes[0])["token"], "sign-in with a backup code")
+    check(ada.two_factor.verify_backup_code(code=codes[0], trustDevice=True)["token"],
+          "sign-in with a backup code, trusting this browser")
+    check(ada._http.cookies.get("better-auth.trust_device"), "a trusted-device cookie")
+    ada.sign_out()
+    trusted = ada.sign_in.email(email=address, password=password)
+    check(trusted.get("token") and "twoFactorRedirect" not in trusted, "a trusted browser skips the code")
     fresh = ada.two_factor.generate_backup_codes(password=password)
     check(fresh["status"] is True and len(fresh["backupCodes"]) == 10, "two-factor/generate-backup-codes")
-    ada.sign_out()
-    ada.sign_in.email(email=address, password=password)
-    refused("an old backup code is gone", lambda: ada.two_factor.verify_backup_code(code=codes[1]), 401,
+    other = browser()
+    check(other.sign_in.email(email=address, password=password).get("twoFactorRedirect") is True,
+          "another browser is asked for the code")
+    refused("an old backup code is gone", lambda: other.two_factor.verify_backup_code(code=codes[1]), 401,
             "INVALID_BACKUP_CODE")
-    ada.two_factor.verify_backup_code(code=fresh["backupCodes"][0])
-    check(ada.two_factor.disable(password=password) == {"status": True}, "two-factor/disable")
+    other.two_factor.verify_backup_code(code=fresh["backupCodes"][0])
+    check(other.two_factor.disable(password=password) == {"status": True}, "two-factor/disable")
     ada.sign_out()
     check(ada.sign_in.email(email=address, password=password)["token"], "sign-in without a second factor again")
 

@@ -79,6 +79,12 @@ public protocol TwoFactorStore: Sendable {
     /// The owner's notice is queued in the same transaction.
     func disableTwoFactor(userId: String, proof: TwoFactorProof?, audit: AuditEvent, mails: [OutboxMail])
         async throws -> Bool
+    /// Remembers a browser that may skip the second factor of `userId` until `expiresAt`.
+    func trustDevice(tokenHash: String, userId: String, expiresAt: Date) async throws
+    /// Uses up a trusted browser's token: true when it was `userId`'s and unexpired. (Each use
+    /// is followed by a new token.) A password change or reset, a suspension or 2FA turned off
+    /// forgets the account's trusted browsers.
+    func takeTrustedDevice(tokenHash: String, userId: String, now: Date) async throws -> Bool
     /// Replaces the backup codes of an account with 2FA on; false when it is off.
     func replaceBackupCodes(userId: String, hashes: [String]) async throws -> Bool
     /// Backup codes not yet used.

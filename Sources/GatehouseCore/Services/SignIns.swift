@@ -24,14 +24,37 @@ public struct SignIns: Sendable {
     )
     public static let invalidSignInCode = GatehouseError(.unauthorized, "Invalid two-factor code", code: .invalidCode)
 
+    /// How long a browser trusted at a 2FA sign-in skips the second factor.
+    public static let trustedDeviceLifetime: TimeInterval = 30 * 24 * 3600
+
     /// Signs in with email and password (login policies first: flags, lockout). With 2FA on,
     /// no session yet: a temp token valid `challengeLifetime` instead.
     public func signIn(email: String, password: String, clientIP: String?, userAgent: String?) async throws
         -> SignInResult
     {
+        try await signIn(email: email, password: password, clientIP: clientIP, userAgent: userAgent, trustedDevice: nil)
+            .result
+    }
+
+    /// `signIn`, from a browser that may be trusted (`trustedDevice`, the token a 2FA sign-in
+    /// gave it): with 2FA on and the token the account's, the password alone signs in, and
+    /// `newDevice` replaces the token (each is used once).
+    public func signIn(
+        email: String,
+        password: String,
+        clientIP: String?,
+        userAgent: String?,
+        trustedDevice: String?
+    ) async throws -> (result: SignInResult, newDevice: String?) {
         let email = try Validate.boundedEmail(email)
         try await core.checkPolicies(PolicyInput(point: .login, clientIP: clientIP, email: email))
         let user = try await accounts.authenticate(email: email, password: password)
+        if user.twoFactorEnabled, let device = trustedDevice, !device.isEmpty, device.utf8.count <= 256,
+            try await core.store.takeTrustedDevice(tokenHash: Secrets.sha256Hex(device), userId: user.id, now: Date())
+        {
+            let token = try await startSession(user, method: "trustedDevice", clientIP: clientIP, userAgent: userAgent)
+            return (.signedIn(user, token: token), try await trustDevice(of: user))
+        }
         if user.twoFactorEnabled {
             let tempToken = Secrets.sessionToken()
             try await core.store.insertLoginChallenge(
@@ -41,18 +64,36 @@ public struct SignIns: Sendable {
                     expiresAt: Date().addingTimeInterval(Self.challengeLifetime)
                 )
             )
-            return .twoFactorRequired(tempToken: tempToken)
+            return (.twoFactorRequired(tempToken: tempToken), nil)
         }
+        let token = try await startSession(user, method: "password", clientIP: clientIP, userAgent: userAgent)
+        return (.signedIn(user, token: token), nil)
+    }
+
+    /// A session for a sign-in that is complete, audited and counted as one.
+    func startSession(_ user: User, method: String, clientIP: String?, userAgent: String?) async throws -> String {
         let (token, _) = try await core.sessions.create(
             for: user,
             ip: clientIP,
             userAgent: userAgent,
-            audit: [AuditEvent(.loginSucceeded, userId: user.id, ip: clientIP, detail: ["method": "password"])],
+            audit: [AuditEvent(.loginSucceeded, userId: user.id, ip: clientIP, detail: ["method": .string(method)])],
             mails: try await signInNotice(for: user, ip: clientIP, userAgent: userAgent)
         )
         if core.settings.mail.signInNotice { core.outboxNudge.signal() }
         await core.recordPolicyEvent(.loginSucceeded(email: user.email))
-        return .signedIn(user, token: token)
+        return token
+    }
+
+    /// A token for this browser to skip `user`'s second factor for `trustedDeviceLifetime`
+    /// (given after a 2FA sign-in that asked for it).
+    public func trustDevice(of user: User) async throws -> String {
+        let token = Secrets.sessionToken()
+        try await core.store.trustDevice(
+            tokenHash: Secrets.sha256Hex(token),
+            userId: user.id,
+            expiresAt: Date().addingTimeInterval(Self.trustedDeviceLifetime)
+        )
+        return token
     }
 
     /// Signs a just-registered account in (a surface whose sign-up also signs in): the login

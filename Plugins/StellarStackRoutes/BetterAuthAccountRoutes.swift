@@ -18,6 +18,11 @@ extension StellarStackRoutes {
         var revokeOtherSessions: Bool?
     }
 
+    struct ChangeEmailRequest: Decodable {
+        var newEmail: String
+        var callbackURL: String?
+    }
+
     struct DeleteUserRequest: Decodable {
         var password: String?
         var callbackURL: String?
@@ -96,6 +101,14 @@ extension StellarStackRoutes {
         headers[.location] = location
         headers[.contentLength] = "0"
         return Response(status: .found, headers: headers)
+    }
+
+    /// The link of a change-email mail: Better Auth's `verify-email` on the panel's origin
+    /// (StellarStack serves `/api/auth` there), then on to `callbackURL`.
+    static func emailLink(callbackURL: String?, core: Core) -> @Sendable (String) -> String {
+        let base = (Origin.of(core.settings.mail.panelURL) ?? "") + "/api/auth/verify-email"
+        let callback = callbackURL ?? "/"
+        return { token in adding("callbackURL", callback, to: adding("token", token, to: base)) }
     }
 
     /// A relative link made absolute against the panel (`mail.panelURL`'s origin).
@@ -222,6 +235,29 @@ extension StellarStackRoutes {
             }
         }
 
+        // By mailed links, not the password: a verified account confirms from its old address,
+        // then the new address's link makes the change (`GET verify-email`). `{status: true}`
+        // also when the address has an account (no mail then).
+        auth.post("change-email") { request, context in
+            try await speakingBetterAuth {
+                let principal = try context.requireSession()
+                let body = try await request.decodeJSON(ChangeEmailRequest.self, context: context)
+                try checkCallbackURL(body.callbackURL, core: core)
+                let link = emailLink(callbackURL: body.callbackURL, core: core)
+                do {
+                    try await core.emailChanges.request(
+                        for: principal.user,
+                        newEmail: body.newEmail,
+                        clientIP: context.clientIP,
+                        link: link
+                    )
+                } catch let error as GatehouseError where error.code == .unchanged {
+                    throw betterAuthRefusal(.badRequest, nil, "Email is the same")
+                }
+                return JSONReply(.object([("status", true)]))
+            }
+        }
+
         // With the password, or from a session started within the last day. The same rules as
         // DELETE /api/account/me (servers owned, the last rootAdmin).
         auth.post("delete-user") { request, context in
@@ -285,15 +321,25 @@ extension StellarStackRoutes {
             let callbackURL = request.uri.queryParameters.get("callbackURL").map { String($0) }
             try checkCallbackURL(callbackURL, core: core)
             let target = callbackURL.map { absolute($0, core: core) }
+            var changed: User?
             do {
-                try await core.registrations.verifyEmail(token: token)
+                do {
+                    try await core.registrations.verifyEmail(token: token)
+                } catch let error as GatehouseError where error.code == .invalidToken {
+                    // Not an address verification: a step of a change of address, perhaps.
+                    changed = try await core.emailChanges.follow(
+                        token: token,
+                        link: emailLink(callbackURL: callbackURL, core: core)
+                    )
+                }
             } catch let error as GatehouseError where error.code == .invalidToken {
                 // A used token is unknown too (it is deleted once used).
                 if let target { return redirect(to: adding("error", "INVALID_TOKEN", to: target)) }
                 throw betterAuthRefusal(.unauthorized, "INVALID_TOKEN", "Invalid token")
             }
             if let target { return redirect(to: target) }
-            return try JSONReply(.object([("status", true), ("user", .null)])).response(from: request, context: context)
+            let user: JSONValue = changed.map(betterAuthUser) ?? .null
+            return try JSONReply(.object([("status", true), ("user", user)])).response(from: request, context: context)
         }
     }
 

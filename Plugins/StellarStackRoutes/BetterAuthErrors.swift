@@ -10,7 +10,7 @@ extension StellarStackRoutes: ErrorShaping {
     /// as GET (`routes.auth` has a POST of that name).
     static let betterAuthRoutes: [String] = [
         "sign-up", "sign-in", "get-session", "sign-out", "two-factor", "list-sessions", "revoke-session",
-        "revoke-sessions", "revoke-other-sessions", "update-user", "change-password", "delete-user",
+        "revoke-sessions", "revoke-other-sessions", "update-user", "change-password", "change-email", "delete-user",
         "send-verification-email", "request-password-reset", "forget-password", "reset-password", "admin",
     ]
 

@@ -79,6 +79,7 @@ public final class Core: Sendable {
     public var accountAdmin: AccountAdmin { AccountAdmin(core: self) }
     public var twoFactor: TwoFactor { TwoFactor(core: self) }
     public var passwordResets: PasswordResets { PasswordResets(core: self) }
+    public var emailChanges: EmailChanges { EmailChanges(core: self) }
 
     public var mail: MailService { MailService(core: self) }
 

@@ -143,7 +143,7 @@ enum Migrations {
                 t.column("createdAt", .datetime).notNull()
             }
         }
-        migrator.registerMigration("v8-trusted-devices") { db in
+        migrator.registerMigration("v8-trusted-devices-email-changes") { db in
             // Browsers that skip the second factor for a while: a token's hash, the account,
             // when it ends.
             try db.create(table: "trusted_devices") { t in
@@ -151,6 +151,14 @@ enum Migrations {
                 t.column("userId", .text).notNull().indexed().references("users", onDelete: .cascade)
                 t.column("expiresAt", .datetime).notNull()
                 t.column("createdAt", .datetime).notNull()
+            }
+            // Changes of address waiting for their link (Better Auth's change-email).
+            try db.create(table: "email_changes") { t in
+                t.primaryKey("tokenHash", .text)
+                t.column("userId", .text).notNull().indexed().references("users", onDelete: .cascade)
+                t.column("newEmail", .text).notNull()
+                t.column("stage", .text).notNull()
+                t.column("expiresAt", .datetime).notNull()
             }
         }
         return migrator

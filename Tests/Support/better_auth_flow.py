@@ -207,8 +207,27 @@ def main():
                                                                         token=reset_token), 400, "INVALID_TOKEN")
     check(ada.get_session() is None, "a reset ends every session")
 
-    # Deleting the account.
+    # A new address: confirmed from the old one, proven from the new one.
     ada.sign_in.email(email=address, password=final_password)
+    new_address = "ada.king@example.test"
+    refused("change-email to the same address", lambda: ada.change_email(newEmail=address), 400, "")
+    count = len(mails(args.maildir))
+    check(ada.change_email(newEmail=new_address) == {"status": True}, "change-email")
+    to, _, text = wait_for_mail(args.maildir, count + 1, "the old address's confirmation")
+    check(to == address, "the old address confirms first", to)
+    confirm = re.search(r"verify-email\?token=([A-Za-z0-9_-]+)", text).group(1)
+    check(ada.verify_email(token=confirm) == {"status": True, "user": None}, "confirmed")
+    to, _, text = wait_for_mail(args.maildir, count + 2, "the new address's link")
+    check(to == new_address, "then the new address proves itself", to)
+    prove = re.search(r"verify-email\?token=([A-Za-z0-9_-]+)", text).group(1)
+    proven = ada.verify_email(token=prove)
+    check(proven["user"]["email"] == new_address and proven["user"]["emailVerified"], "the address changed")
+    to, subject, _ = wait_for_mail(args.maildir, count + 3, "the notice to the old address")
+    check(to == address and "changed" in subject, "the old address hears of it", subject)
+    refused("a link works once", lambda: ada.verify_email(token=prove), 401, "INVALID_TOKEN")
+    address = new_address
+
+    # Deleting the account.
     refused("delete-user with a wrong password", lambda: ada.delete_user(password="Wr0ng!guess-here"), 400,
             "INVALID_PASSWORD")
     check(ada.delete_user(password=final_password) == {"success": True, "message": "User deleted"}, "delete-user")

@@ -82,7 +82,11 @@ public final class GatehouseServer: Sendable {
             ),
             configuration: ApplicationConfiguration(
                 address: .hostname(settings.server.host, port: settings.server.port),
-                serverName: "Gatehouse"
+                serverName: "Gatehouse",
+                // A burst of connections waits in the kernel's queue (capped by somaxconn)
+                // instead of overflowing Hummingbird's default of 256, which leaves clients
+                // retransmitting to a server that never saw them.
+                backlog: 4096
             ),
             services: services + [SessionSweeper(core: core), OutboxWorker(core: core, activity: outboxActivity)],
             onServerRunning: { channel in

@@ -100,6 +100,8 @@ extension StellarStackRoutes {
             (status, code, message) = (.badRequest, "INVALID_PASSWORD", "Invalid password")
         case .invalidCode:
             (status, code, message) = (.unauthorized, "INVALID_CODE", "Invalid code")
+        case .codeExpired:
+            (status, code, message) = (.badRequest, "OTP_HAS_EXPIRED", "OTP has expired")
         case .invalidChallenge:
             (status, code, message) = (.unauthorized, "INVALID_TWO_FACTOR_COOKIE", "Invalid two factor cookie")
         case .invalidToken:
@@ -157,6 +159,9 @@ extension StellarStackRoutes {
     }
 
     static let setAuthToken = HTTPField.Name("set-auth-token")!
+
+    /// Better Auth's answer when no mail sender is set up for codes (`features.twoFactorByMail`).
+    static let otpNotConfigured = betterAuthRefusal(.badRequest, "OTP_NOT_CONFIGURED", "otp isn't configured")
 
     static func mountBetterAuth(on router: RouterGroup<GatehouseContext>, core: Core) {
         let auth = router.group("api/auth").add(middleware: BetterAuthOriginCheck(core: core))
@@ -251,10 +256,23 @@ extension StellarStackRoutes {
             }
         }
 
-        for path in ["two-factor/verify-totp", "two-factor/verify-backup-code"] {
+        // A code by mail instead of the app's, for the sign-in of the two_factor cookie.
+        auth.post("two-factor/send-otp") { request, context in
+            try await speakingBetterAuth {
+                guard core.runtime.features.isOn(twoFactorByMail) else { throw otpNotConfigured }
+                guard let tempToken = request.cookies[twoFactorCookie]?.value else { throw SignIns.invalidChallenge }
+                try await core.signIns.sendSignInCode(tempToken: tempToken, clientIP: context.clientIP)
+                return JSONReply(.object([("status", true)]))
+            }
+        }
+
+        for path in ["two-factor/verify-totp", "two-factor/verify-backup-code", "two-factor/verify-otp"] {
             auth.post(RouterPath(stringLiteral: path)) { request, context in
                 try await speakingBetterAuth {
                     let body = try await request.decodeJSON(CodeRequest.self, context: context)
+                    if path == "two-factor/verify-otp", !core.runtime.features.isOn(twoFactorByMail) {
+                        throw otpNotConfigured
+                    }
                     guard let tempToken = request.cookies[twoFactorCookie]?.value else {
                         // Signed in instead: a TOTP code confirms the 2FA two-factor/enable began.
                         guard path == "two-factor/verify-totp", let principal = context.principal else {
@@ -269,7 +287,8 @@ extension StellarStackRoutes {
                             tempToken: tempToken,
                             code: body.code,
                             clientIP: context.clientIP,
-                            userAgent: request.headers[.userAgent]
+                            userAgent: request.headers[.userAgent],
+                            byMail: path == "two-factor/verify-otp"
                         )
                     } catch let error as GatehouseError
                         where error.code == .invalidCode && path == "two-factor/verify-backup-code"
@@ -285,10 +304,9 @@ extension StellarStackRoutes {
                     reply.cookies.append(
                         Cookie(name: twoFactorCookie, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .lax)
                     )
-                    if body.trustDevice == true {
-                        reply.cookies.append(
-                            trustDeviceCookie(try await core.signIns.trustDevice(of: user), core: core)
-                        )
+                    // Signed in either way: a device that cannot be remembered now is not a failure.
+                    if body.trustDevice == true, let device = try? await core.signIns.trustDevice(of: user) {
+                        reply.cookies.append(trustDeviceCookie(device, core: core))
                     }
                     return reply
                 }

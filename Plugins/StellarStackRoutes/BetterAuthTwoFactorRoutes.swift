@@ -11,6 +11,9 @@ extension StellarStackRoutes {
     /// Setting 2FA up (`features.twoFactor`, as on `routes.auth`); turning it off and signing in
     /// with it stay whatever the switch says.
     static let twoFactor = Feature("twoFactor")
+    /// A code by mail as the second factor (Better Auth's send-otp/verify-otp): off unless
+    /// switched on, because it makes the mailbox enough to pass 2FA.
+    static let twoFactorByMail = Feature("twoFactorByMail", defaultOn: false)
 
     struct PasswordRequest: Decodable {
         var password: String

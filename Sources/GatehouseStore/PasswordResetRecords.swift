@@ -68,7 +68,7 @@ extension SQLiteStore {
             try SessionRecord.filter(SessionRecord.Columns.userId == userId).deleteAll(db)
             try APIKeyRecord.filter(APIKeyRecord.Columns.userId == userId).deleteAll(db)
             try PasswordResetRecord.filter(PasswordResetRecord.Columns.userId == userId).deleteAll(db)
-            try Self.forgetTrustedDevices(userId: userId, in: db)
+            try Self.forgetPendingAccess(userId: userId, in: db)
             try Self.enqueueMail(notice, in: db)
             try AuditRecord(audit).insert(db)
         }

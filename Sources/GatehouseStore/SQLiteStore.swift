@@ -144,7 +144,7 @@ public final class SQLiteStore: GatehouseStore {
                     var sessions = SessionRecord.filter(SessionRecord.Columns.userId == record.user.id)
                     if let keep { sessions = sessions.filter(SessionRecord.Columns.id != keep) }
                     try sessions.deleteAll(db)
-                    try Self.forgetTrustedDevices(userId: record.user.id, in: db)
+                    try Self.forgetPendingAccess(userId: record.user.id, in: db)
                 }
                 if let verification = change.verification {
                     try VerificationRecord.filter(VerificationRecord.Columns.userId == record.user.id).deleteAll(db)

@@ -122,7 +122,7 @@ extension SQLiteStore {
                 guard try Self.spend(proof, userId: userId, in: db) else { return false }
             }
             guard try TwoFactorRecord.deleteOne(db, key: userId) else { return false }
-            try Self.forgetTrustedDevices(userId: userId, in: db)
+            try Self.forgetPendingAccess(userId: userId, in: db)
             try db.execute(sql: "DELETE FROM backup_codes WHERE userId = ?", arguments: [userId])
             try LoginChallengeRecord.filter(LoginChallengeRecord.Columns.userId == userId).deleteAll(db)
             try db.execute(
@@ -132,6 +132,30 @@ extension SQLiteStore {
             try AuditRecord(audit).insert(db)
             for mail in mails { try Self.enqueueMail(mail, in: db) }
             return true
+        }
+    }
+
+    public func saveLoginCode(challengeId: String, codeHash: String, expiresAt: Date, mail: OutboxMail) async throws
+        -> Bool
+    {
+        try await pool.write { db in
+            guard try LoginChallengeRecord.exists(db, key: challengeId) else { return false }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO login_codes (challengeId, codeHash, expiresAt) VALUES (?, ?, ?)",
+                arguments: [challengeId, codeHash, expiresAt]
+            )
+            try Self.enqueueMail(mail, in: db)
+            return true
+        }
+    }
+
+    public func loginCode(challengeId: String) async throws -> (codeHash: String, expiresAt: Date)? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: "SELECT codeHash, expiresAt FROM login_codes WHERE challengeId = ?",
+                arguments: [challengeId]
+            ).map { ($0["codeHash"], $0["expiresAt"]) }
         }
     }
 
@@ -155,9 +179,13 @@ extension SQLiteStore {
         }
     }
 
-    /// Forgets every trusted browser of `userId`, in the caller's transaction.
-    static func forgetTrustedDevices(userId: String, in db: Database) throws {
+    /// Forgets what could still get into `userId`'s account without its password: trusted
+    /// browsers, sign-ins waiting for their second factor, changes of address waiting for their
+    /// link. In the caller's transaction (a password change or reset, a suspension, 2FA off).
+    static func forgetPendingAccess(userId: String, in db: Database) throws {
         try db.execute(sql: "DELETE FROM trusted_devices WHERE userId = ?", arguments: [userId])
+        try db.execute(sql: "DELETE FROM login_challenges WHERE userId = ?", arguments: [userId])
+        try db.execute(sql: "DELETE FROM email_changes WHERE userId = ?", arguments: [userId])
     }
 
     public func replaceBackupCodes(userId: String, hashes: [String]) async throws -> Bool {
@@ -261,6 +289,9 @@ extension SQLiteStore {
                 sql: "UPDATE backup_codes SET usedAt = ? WHERE userId = ? AND codeHash = ? AND usedAt IS NULL",
                 arguments: [Date(), userId, hash]
             )
+        case .mailedCode:
+            // Spent with its challenge, which the caller has just deleted (once).
+            return true
         }
         return db.changesCount == 1
     }

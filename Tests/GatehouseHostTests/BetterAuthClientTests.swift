@@ -15,7 +15,7 @@ import Testing
     @Test func theBetterAuthClientWalksThroughAnAccount() async throws {
         let smtp = try await SMTPServer()
         defer { smtp.stop() }
-        try await TestServer.run(yaml: smtpYAML(port: smtp.port)) { server in
+        try await TestServer.run(yaml: smtpYAML(port: smtp.port) + "\nfeatures:\n  twoFactorByMail: true\n") { server in
             try await server.createUser("root@example.test", role: .rootAdmin)
             let flow = try ChildProcess(
                 Paths.python,

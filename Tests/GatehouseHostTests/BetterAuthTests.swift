@@ -41,6 +41,11 @@ import Testing
             let token = try #require(signUp.json?["token"]?.stringValue)
             #expect(signUp.header("set-auth-token") == token)
 
+            // Codes by mail are off unless switched on (the mailbox would pass for a second factor).
+            let otp = try await server.client.post("/api/auth/two-factor/send-otp", "{}")
+            #expect(otp.status == 400)
+            #expect(otp.body == #"{"code":"OTP_NOT_CONFIGURED","message":"otp isn't configured"}"#)
+
             let unknown = try await server.client.get("/api/auth/no-such-route")
             #expect(unknown.status == 404)
             #expect(unknown.body == #"{"code":"NOT_FOUND","message":"Not Found"}"#)

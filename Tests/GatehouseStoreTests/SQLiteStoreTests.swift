@@ -39,7 +39,7 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         #expect(
             try await store.appliedMigrations() == [
                 "v1-users-sessions", "v2-mail-outbox", "v3-email-verifications", "v4-password-resets",
-                "v5-audit-two-factor", "v6-api-keys-ssh-keys", "v7-servers", "v8-trusted-devices-email-changes",
+                "v5-audit-two-factor", "v6-api-keys-ssh-keys", "v7-servers", "v8-better-auth",
             ]
         )
         let (journal, foreignKeys) = try await store.pool.read { db in
@@ -88,7 +88,8 @@ func makeUser(_ email: String = "ada@example.com") -> User {
     }
 
     /// A trusted browser's token works once, for its account, until it ends; a password change
-    /// (which ends the other sessions) forgets the account's trusted browsers.
+    /// (which ends the other sessions) forgets the account's trusted browsers, its sign-ins
+    /// waiting for a second factor and its changes of address waiting for their link.
     @Test func trustedDevicesAreSingleUseAndForgottenWithThePassword() async throws {
         let store = try await makeStore()
         let (ada, bob) = (makeUser("ada@example.com"), makeUser("bob@example.com"))
@@ -103,10 +104,26 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         #expect(try await !store.takeTrustedDevice(tokenHash: "a", userId: ada.id, now: now))
 
         try await store.trustDevice(tokenHash: "b", userId: ada.id, expiresAt: now.addingTimeInterval(60))
+        try await store.insertLoginChallenge(
+            LoginChallenge(userId: ada.id, tokenHash: "c", expiresAt: now.addingTimeInterval(60))
+        )
+        let mail = OutboxMail(message: MailMessage(to: ada.email, subject: "S", text: "t", html: "<p>t</p>"), now: now)
+        try await store.saveEmailChange(
+            EmailChange(
+                tokenHash: "e",
+                userId: ada.id,
+                newEmail: "new@example.com",
+                stage: .verify,
+                expiresAt: now + 60
+            ),
+            mail: mail
+        )
         var changed = ada
         changed.passwordHash = "$argon2id$new"
         try await store.applyAccountChange(AccountChange(user: changed, endSessionsExcept: .some(nil)))
         #expect(try await !store.takeTrustedDevice(tokenHash: "b", userId: ada.id, now: now))
+        #expect(try await store.loginChallenge(tokenHash: "c", now: now) == nil)
+        #expect(try await store.takeEmailChange(tokenHash: "e", now: now) == nil)
     }
 
     @Test func usersRoundTripAndEmailsAreUniqueIgnoringCase() async throws {

@@ -165,6 +165,17 @@ def main():
           "another browser is asked for the code")
     refused("an old backup code is gone", lambda: other.two_factor.verify_backup_code(code=codes[1]), 401,
             "INVALID_BACKUP_CODE")
+    count = len(mails(args.maildir))
+    by_mail = browser()
+    by_mail.sign_in.email(email=address, password=password)
+    check(by_mail.two_factor.send_otp() == {"status": True}, "two-factor/send-otp")
+    to, _, text = wait_for_mail(args.maildir, count + 1, "the sign-in code")
+    code = re.search(r"sign-in code: (\d{6})", text).group(1)
+    wrong = "000000" if code != "000000" else "111111"
+    refused("a wrong mailed code", lambda: by_mail.two_factor.verify_otp(code=wrong), 401, "INVALID_CODE")
+    check(by_mail.two_factor.verify_otp(code=code)["user"]["email"] == address, "two-factor/verify-otp")
+    refused("the code worked once", lambda: by_mail.two_factor.verify_otp(code=code), 401,
+            "INVALID_TWO_FACTOR_COOKIE")
     other.two_factor.verify_backup_code(code=fresh["backupCodes"][0])
     check(other.two_factor.disable(password=password) == {"status": True}, "two-factor/disable")
     ada.sign_out()

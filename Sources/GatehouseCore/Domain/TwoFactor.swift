@@ -54,11 +54,14 @@ public struct LoginChallenge: Sendable, Equatable {
 public enum TwoFactorProof: Sendable, Equatable {
     case totp(step: Int64)
     case backupCode(hash: String)
+    /// The code mailed for this sign-in's challenge (good once: it goes with the challenge).
+    case mailedCode
 
     public var method: String {
         switch self {
         case .totp: "totp"
         case .backupCode: "backupCode"
+        case .mailedCode: "mailedCode"
         }
     }
 }
@@ -79,11 +82,16 @@ public protocol TwoFactorStore: Sendable {
     /// The owner's notice is queued in the same transaction.
     func disableTwoFactor(userId: String, proof: TwoFactorProof?, audit: AuditEvent, mails: [OutboxMail])
         async throws -> Bool
+    /// Stores the hash of a code mailed for a sign-in's challenge (replacing an earlier one) and
+    /// queues its mail, in one transaction; false when the challenge is gone.
+    func saveLoginCode(challengeId: String, codeHash: String, expiresAt: Date, mail: OutboxMail) async throws -> Bool
+    /// The mailed code of a challenge: its hash and when it ends.
+    func loginCode(challengeId: String) async throws -> (codeHash: String, expiresAt: Date)?
     /// Remembers a browser that may skip the second factor of `userId` until `expiresAt`.
     func trustDevice(tokenHash: String, userId: String, expiresAt: Date) async throws
     /// Uses up a trusted browser's token: true when it was `userId`'s and unexpired. (Each use
     /// is followed by a new token.) A password change or reset, a suspension or 2FA turned off
-    /// forgets the account's trusted browsers.
+    /// forgets the account's trusted browsers, pending sign-ins and changes of address.
     func takeTrustedDevice(tokenHash: String, userId: String, now: Date) async throws -> Bool
     /// Replaces the backup codes of an account with 2FA on; false when it is off.
     func replaceBackupCodes(userId: String, hashes: [String]) async throws -> Bool

@@ -39,6 +39,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// A link's token (verification, reset) is unknown, used or expired.
     public static let invalidToken = ErrorCode("invalid_token")
     public static let alreadyVerified = ErrorCode("already_verified")
+    /// A mailed code's time is up.
+    public static let codeExpired = ErrorCode("code_expired")
     /// The change asked for changes nothing (the same address).
     public static let unchanged = ErrorCode("unchanged")
     public static let twoFactorNotEnabled = ErrorCode("two_factor_not_enabled")

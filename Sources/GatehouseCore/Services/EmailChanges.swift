@@ -12,8 +12,8 @@ public struct EmailChanges: Sendable {
     public static let invalidLink = GatehouseError(.badRequest, "Invalid or expired link", code: .invalidToken)
 
     /// Mails the first link. `link` makes a link from a token. An address another account has
-    /// gets no mail, and the caller hears the same as for any other: nobody learns which
-    /// addresses have accounts. At most `policies.rateLimit.verificationMail` an hour.
+    /// gets no mail, and the caller hears the same as for any other. At most
+    /// `policies.rateLimit.verificationMail` an hour, for the account and for the new address.
     public func request(
         for user: User,
         newEmail: String,
@@ -24,6 +24,7 @@ public struct EmailChanges: Sendable {
         if let issue { throw GatehouseError.validation([issue]) }
         guard email != user.email else { throw Self.sameEmail }
         try await core.checkPolicies(PolicyInput(point: .verificationMail, clientIP: clientIP, email: user.email))
+        try await core.checkPolicies(PolicyInput(point: .verificationMail, email: email))
         guard try await core.store.user(email: email) == nil else { return }
         let stage: EmailChange.Stage = user.emailVerified ? .confirm : .verify
         let (change, token) = EmailChange.make(userId: user.id, newEmail: email, stage: stage)
@@ -36,7 +37,7 @@ public struct EmailChanges: Sendable {
     public func follow(token: String, link: @Sendable (String) -> String) async throws -> User? {
         guard !token.isEmpty, token.utf8.count <= 256,
             let change = try await core.store.takeEmailChange(tokenHash: Secrets.sha256Hex(token), now: Date()),
-            var user = try await core.store.user(id: change.userId)
+            var user = try await core.store.user(id: change.userId), !user.suspended
         else { throw Self.invalidLink }
         switch change.stage {
         case .confirm:

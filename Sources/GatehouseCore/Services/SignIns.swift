@@ -53,7 +53,7 @@ public struct SignIns: Sendable {
             try await core.store.takeTrustedDevice(tokenHash: Secrets.sha256Hex(device), userId: user.id, now: Date())
         {
             let token = try await startSession(user, method: "trustedDevice", clientIP: clientIP, userAgent: userAgent)
-            return (.signedIn(user, token: token), try await trustDevice(of: user))
+            return (.signedIn(user, token: token), try? await trustDevice(of: user))
         }
         if user.twoFactorEnabled {
             let tempToken = Secrets.sessionToken()
@@ -116,19 +116,61 @@ public struct SignIns: Sendable {
         return token
     }
 
-    /// Finishes a 2FA sign-in with a TOTP code or a backup code. Wrong codes count towards the
-    /// account's lockout like wrong passwords, and void the temp token after
-    /// `challengeAttempts`.
-    public func completeSignIn(tempToken: String, code: String, clientIP: String?, userAgent: String?) async throws
-        -> (User, token: String)
-    {
+    /// How long a code mailed for a sign-in (`sendSignInCode`) works.
+    public static let mailedCodeLifetime: TimeInterval = 180
+    public static let mailedCodeExpired = GatehouseError(
+        .badRequest,
+        "The code has expired: ask for a new one",
+        code: .codeExpired
+    )
+
+    /// Mails a 6-digit code that finishes the sign-in of `tempToken` (instead of the app's), good
+    /// for `mailedCodeLifetime`; a new one replaces it. At most
+    /// `policies.rateLimit.verificationMail` an hour.
+    public func sendSignInCode(tempToken: String, clientIP: String?) async throws {
+        let (challenge, user) = try await liveChallenge(tempToken)
+        // An address never proven is no second factor.
+        guard user.emailVerified else { throw Self.invalidChallenge }
+        try await core.checkPolicies(PolicyInput(point: .verificationMail, clientIP: clientIP, email: user.email))
+        var digits = SystemRandomNumberGenerator()
+        let code = String(format: "%06d", Int.random(in: 0..<1_000_000, using: &digits))
+        let mail = try accounts.mail(
+            "sign-in-code",
+            to: user.email,
+            subject: "Your \(core.settings.mail.productName) sign-in code",
+            values: accounts.noticeValues(["code": code])
+        )
+        guard
+            try await core.store.saveLoginCode(
+                challengeId: challenge.id,
+                codeHash: core.secretKey.hash("\(challenge.id):\(code)"),
+                expiresAt: Date().addingTimeInterval(Self.mailedCodeLifetime),
+                mail: mail
+            )
+        else { throw Self.invalidChallenge }
+        core.outboxNudge.signal()
+    }
+
+    /// The unexpired challenge of `tempToken` and its user (2FA on), else `invalidChallenge`.
+    func liveChallenge(_ tempToken: String) async throws -> (LoginChallenge, User) {
         guard !tempToken.isEmpty, tempToken.utf8.count <= 256,
-            let challenge = try await core.store.loginChallenge(
-                tokenHash: Secrets.sha256Hex(tempToken),
-                now: Date()
-            ),
+            let challenge = try await core.store.loginChallenge(tokenHash: Secrets.sha256Hex(tempToken), now: Date()),
             let user = try await core.store.user(id: challenge.userId), user.twoFactorEnabled
         else { throw Self.invalidChallenge }
+        return (challenge, user)
+    }
+
+    /// Finishes a 2FA sign-in with a TOTP code or a backup code (`byMail`: the code
+    /// `sendSignInCode` mailed). Wrong codes count towards the account's lockout like wrong
+    /// passwords, and void the temp token after `challengeAttempts`.
+    public func completeSignIn(
+        tempToken: String,
+        code: String,
+        clientIP: String?,
+        userAgent: String?,
+        byMail: Bool = false
+    ) async throws -> (User, token: String) {
+        let (challenge, user) = try await liveChallenge(tempToken)
         try await core.checkPolicies(PolicyInput(point: .login, clientIP: clientIP, email: user.email))
         if user.suspended { throw GatehouseError.suspended }
         // The code counts toward the same lockout as the password.
@@ -136,7 +178,10 @@ public struct SignIns: Sendable {
 
         do {
             let (token, session) = core.sessions.newSession(for: user, ip: clientIP, userAgent: userAgent)
-            if let proof = try await accounts.twoFactorProof(code, for: user),
+            let proof =
+                byMail
+                ? try await mailedProof(code, challenge: challenge) : try await accounts.twoFactorProof(code, for: user)
+            if let proof,
                 try await core.store.completeLoginChallenge(
                     id: challenge.id,
                     proof: proof,
@@ -167,6 +212,19 @@ public struct SignIns: Sendable {
 
     /// The "new sign-in" mail (`mail.signInNotice`), when none of the user's open sessions came
     /// from this address and browser.
+    /// `.mailedCode` when `code` is the one mailed for `challenge`; nil when it is not;
+    /// `mailedCodeExpired` when none is live.
+    func mailedProof(_ code: String, challenge: LoginChallenge) async throws -> TwoFactorProof? {
+        guard let mailed = try await core.store.loginCode(challengeId: challenge.id), mailed.expiresAt > Date() else {
+            throw Self.mailedCodeExpired
+        }
+        let digits = TwoFactor.digits(code)
+        guard digits.utf8.count == 6,
+            Secrets.constantTimeEquals(core.secretKey.hash("\(challenge.id):\(digits)"), mailed.codeHash)
+        else { return nil }
+        return .mailedCode
+    }
+
     func signInNotice(for user: User, ip: String?, userAgent: String?) async throws -> [OutboxMail] {
         guard core.settings.mail.signInNotice else { return [] }
         let agent = userAgent.map { String($0.prefix(512)) }

@@ -21,17 +21,24 @@ public final class ChildProcess: Sendable {
         let input = Pipe()
         process.standardInput = input
         self.process = process
-        pipe.fileHandleForReading.readabilityHandler = { [buffer] handle in
-            let data = handle.availableData
-            // At the end of the output the handler would be called again and again with
-            // nothing: stop it there.
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil
-                return
-            }
-            buffer.append(String(decoding: data, as: UTF8.self))
-        }
         try process.run()
+        // The output is read by a thread of its own with plain read(2) until its end, and the
+        // descriptor closed once, here. (FileHandle's readabilityHandler is called again and
+        // again at the end of the output, and what Foundation does with the descriptor when it
+        // is cleared from inside is not something to build tests on.)
+        let output = pipe.fileHandleForReading
+        Thread.detachNewThread { [buffer] in
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let count = read(output.fileDescriptor, &chunk, chunk.count)
+                if count > 0 {
+                    buffer.append(String(decoding: chunk[0..<count], as: UTF8.self))
+                } else if count == 0 || errno != EINTR {
+                    break
+                }
+            }
+            try? output.close()
+        }
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try? input.fileHandleForWriting.close()
     }

@@ -143,7 +143,7 @@ enum Migrations {
                 t.column("createdAt", .datetime).notNull()
             }
         }
-        migrator.registerMigration("v8-better-auth") { db in
+        migrator.registerMigration("v8-trusted-devices-codes-email-changes") { db in
             // Browsers that skip the second factor for a while: a token's hash, the account,
             // when it ends.
             try db.create(table: "trusted_devices") { t in
@@ -152,13 +152,13 @@ enum Migrations {
                 t.column("expiresAt", .datetime).notNull()
                 t.column("createdAt", .datetime).notNull()
             }
-            // Codes mailed for a sign-in's second step (Better Auth's send-otp).
+            // Codes mailed for a sign-in's second step.
             try db.create(table: "login_codes") { t in
                 t.primaryKey("challengeId", .text).references("login_challenges", onDelete: .cascade)
                 t.column("codeHash", .text).notNull()
                 t.column("expiresAt", .datetime).notNull()
             }
-            // Changes of address waiting for their link (Better Auth's change-email).
+            // Changes of address, asked for without the password, waiting for their link.
             try db.create(table: "email_changes") { t in
                 t.primaryKey("tokenHash", .text)
                 t.column("userId", .text).notNull().indexed().references("users", onDelete: .cascade)

@@ -11,7 +11,7 @@ public struct CoreSettings: Sendable, Equatable {
         /// Addresses (or CIDR ranges) whose `X-Forwarded-For` and country headers are believed.
         public var trustedProxies: [IPRange]
         /// Origins (`scheme://host[:port]`) whose pages may send cookie-authenticated writes,
-        /// and where Better Auth's callback URLs may point. Default: the origin of `mail.panelURL`.
+        /// and where a client's callback URLs may point. Default: the origin of `mail.panelURL`.
         public var allowedOrigins: [String]
         /// Seconds a request's head and body may take to arrive, from its first byte.
         public var readTimeout: Int

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A change of address asked for without the password (Better Auth's change-email): a link
+/// A change of address asked for without the password (`EmailChanges`): a link
 /// token, stored only as its SHA-256, valid one hour, used once. A verified account's change is
 /// first confirmed from the old address (`confirm`), then proven from the new one (`verify`),
 /// which makes it; an unverified account's needs only the second step.

@@ -101,7 +101,7 @@ public struct GatehouseError: Error, Sendable, Equatable, HTTPResponseError, Cus
     public var extra: [String: JSONValue]
     /// Extra response headers, e.g. `Retry-After`.
     public var headers: HTTPFields
-    /// A body in another API's error shape (Better Auth's `{code, message}`), used instead of
+    /// A body in another API's error shape (a client library's `{code, message}`), used instead of
     /// ours when set.
     public var replacementBody: JSONValue?
 

@@ -6,7 +6,7 @@ public enum SessionCookie {
     public static let name = "gatehouse_session"
 
     /// The cookie for a new session. `persistent: false` makes a browser-session cookie (no
-    /// Max-Age), for Better Auth's `rememberMe: false`.
+    /// Max-Age), for a sign-in's `rememberMe: false`.
     public static func make(
         token: String,
         settings: CoreSettings,

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Changing an account's address by mailed links instead of the password (Better Auth's
-/// change-email): a verified account confirms from its old address first, then every change is
+/// Changing an account's address by mailed links instead of the password (for surfaces whose
+/// clients change it so): a verified account confirms from its old address first, then every change is
 /// proven from the new address, which makes it (the account is then verified at the new one, and
 /// the old address hears of it).
 public struct EmailChanges: Sendable {

@@ -66,7 +66,7 @@ public struct TwoFactor: Sendable {
         TOTP(secret: secret).provisioningURL(account: user.email, issuer: core.settings.mail.productName)
     }
 
-    /// Setup in one step, as Better Auth's two-factor plugin does it: after the password, a new
+    /// Setup in one step, as some client libraries do it: after the password, a new
     /// pending secret and its 10 backup codes, both shown now; 2FA turns on when a code from the
     /// secret confirms it (`confirmTwoFactor`).
     public func startTwoFactor(for user: User, password: String) async throws -> (uri: String, backupCodes: [String]) {
@@ -177,8 +177,8 @@ public struct TwoFactor: Sendable {
     }
 
     /// Turns 2FA off; needs the password and a current code (or a backup code), each counted
-    /// toward the sign-in lockout; `code` nil: the password alone (Better Auth's rule, for its
-    /// surface). The owner is mailed either way.
+    /// toward the sign-in lockout; `code` nil: the password alone (for a surface whose clients
+    /// ask no more). The owner is mailed either way.
     public func disableTwoFactor(for user: User, password: String, code: String?) async throws {
         guard user.twoFactorEnabled else { throw Self.twoFactorNotEnabled }
         guard try await accounts.confirmPassword(password, of: user, reason: "password") else {

@@ -42,8 +42,8 @@ public enum Validate {
         return email
     }
 
-    /// Where a client may be sent after an action (Better Auth's `callbackURL`): a path on this
-    /// site, or a URL on one of `allowedOrigins`. Paths are held to Better Auth's own rule: one
+    /// Where a client may be sent after an action (a `callbackURL`): a path on this site, or a
+    /// URL on one of `allowedOrigins`. Paths are held to a strict rule: one
     /// leading slash (not `//` or `/\`, which browsers read as another host), then letters,
     /// digits and `_-.+/@`, and an optional query of those and `=&%`.
     public static func isSafeRedirect(_ url: String, allowedOrigins: [String]) -> Bool {

@@ -8,14 +8,35 @@ import Foundation
 /// half a request, then silence.
 public final class RawConnection: Sendable {
     let descriptor: Int32
+    /// The socket's own port, to tell it from another socket that later got its descriptor.
+    let localPort: Int
 
     /// Connects to 127.0.0.1:`port`.
     public init(port: Int) throws {
         guard let fd = try Self.open(port: port) else { throw TestFailure("connect() failed: connection refused") }
         descriptor = fd
+        localPort = Self.localPort(of: fd) ?? -1
     }
 
-    private init(descriptor: Int32) { self.descriptor = descriptor }
+    private init(descriptor: Int32) {
+        self.descriptor = descriptor
+        localPort = Self.localPort(of: descriptor) ?? -1
+    }
+
+    static func localPort(of fd: Int32) -> Int? {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let found = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard found == 0, address.sin_family == sa_family_t(AF_INET) else { return nil }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether the descriptor still names this connection's socket. False when something else
+    /// in the process closed it and the number went to another socket or file: then this
+    /// socket is closed, by whoever did that.
+    public var ownsItsSocket: Bool { Self.localPort(of: descriptor) == localPort }
 
     /// Connects to 127.0.0.1:`port`; nil when the connection is refused (nothing listens).
     public static func connect(port: Int) throws -> RawConnection? {

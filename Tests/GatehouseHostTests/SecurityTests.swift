@@ -500,13 +500,14 @@ import Testing
             try fresh.send("GET /hea")
             #expect(await !fresh.isClosed(within: 1))
             #expect(await fresh.isClosed(within: 5))
-            // Every one closed by its read timeout (3 s); the deadline leaves a loaded machine
-            // (the suites run in parallel) time to get round to 1500 timers. The server's own
-            // count says the same from its side.
+            // Every one closed by its read timeout (3 s, timed by `fresh` above). A connection's
+            // clock starts when the server has accepted it and read its bytes, which on a loaded
+            // machine (the suites run in parallel) can be many seconds after the kernel completed
+            // the connect: hence the minute. The server's own count says the same from its side.
             var closed = 0
             var lost = 0
             for connection in stalled {
-                if await connection.isClosed(within: max(0, 20 - Date().timeIntervalSince(opened))) {
+                if await connection.isClosed(within: max(0, 60 - Date().timeIntervalSince(opened))) {
                     closed += 1
                 } else if !connection.ownsItsSocket {
                     // Closed under us by another part of the test process, its number reused.

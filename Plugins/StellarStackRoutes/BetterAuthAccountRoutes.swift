@@ -63,19 +63,44 @@ extension StellarStackRoutes {
         return error
     }
 
-    /// A session as Better Auth shows it. We keep no session's token (only its hash), so
-    /// `token` carries the session's id: what `revoke-session` takes back.
-    static func betterAuthSession(_ session: Session) -> JSONValue {
-        .object([
+    /// A session as Better Auth shows it. We keep no session's token (only its hash), so in
+    /// lists `token` carries the session's id: what `revoke-session` takes back. get-session
+    /// shows no `token` (`withToken: false`).
+    static func betterAuthSession(_ session: Session, withToken: Bool = true) -> JSONValue {
+        var members: [(String, JSONValue)] = [
             ("id", .string(session.id)),
-            ("token", .string(session.id)),
             ("userId", .string(session.userId)),
             ("expiresAt", .date(session.expiresAt)),
             ("createdAt", .date(session.createdAt)),
             ("updatedAt", .date(session.lastSeenAt)),
             ("ipAddress", .string(session.ip)),
             ("userAgent", .string(session.userAgent)),
-        ])
+        ]
+        if withToken { members.insert(("token", .string(session.id)), at: 1) }
+        return .object(members)
+    }
+
+    /// Replaces the caller's session `sessionId` with a new one (it keeps the old one's start)
+    /// and answers `{token, user}` with the new session's cookies.
+    static func replacingSession(
+        _ sessionId: String,
+        of user: User,
+        _ request: Request,
+        _ context: GatehouseContext,
+        core: Core
+    ) async throws -> JSONReply {
+        let (token, _) = try await core.sessions.replace(
+            sessionId,
+            of: user,
+            ip: context.clientIP,
+            userAgent: request.headers[.userAgent]
+        )
+        return withSessionCookies(
+            .object([("token", .string(token)), ("user", betterAuthUser(user))]),
+            token: token,
+            persistent: true,
+            core: core
+        )
     }
 
     /// The caller's session (signed in with a session, not an API key) and its record.
@@ -132,7 +157,7 @@ extension StellarStackRoutes {
                     throw betterAuthRefusal(.forbidden, "SESSION_NOT_FRESH", "Session is not fresh")
                 }
                 let sessions = try await core.sessions.list(userId: principal.user.id)
-                return JSONReply(.array(sessions.map(betterAuthSession)))
+                return JSONReply(.array(sessions.map { betterAuthSession($0) }))
             }
         }
 
@@ -220,18 +245,7 @@ extension StellarStackRoutes {
                 guard body.revokeOtherSessions == true, let sessionId = principal.sessionId else {
                     return JSONReply(.object([("token", .null), ("user", betterAuthUser(user))]))
                 }
-                let (token, _) = try await core.sessions.replace(
-                    sessionId,
-                    of: user,
-                    ip: context.clientIP,
-                    userAgent: request.headers[.userAgent]
-                )
-                return withSessionCookies(
-                    .object([("token", .string(token)), ("user", betterAuthUser(user))]),
-                    token: token,
-                    persistent: true,
-                    core: core
-                )
+                return try await replacingSession(sessionId, of: user, request, context, core: core)
             }
         }
 

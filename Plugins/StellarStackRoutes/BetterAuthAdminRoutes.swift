@@ -212,7 +212,7 @@ extension StellarStackRoutes {
             ) { _ in
                 let body = try await request.decodeJSON(UserIdRequest.self, context: context)
                 let sessions = try await core.sessions.list(userId: body.userId)
-                return JSONReply(.object([("sessions", .array(sessions.map(betterAuthSession)))]))
+                return JSONReply(.object([("sessions", .array(sessions.map { betterAuthSession($0) }))]))
             }
         }
 

@@ -326,18 +326,7 @@ extension StellarStackRoutes {
             else { return JSONReply(.null) }
             return JSONReply(
                 .object([
-                    (
-                        "session",
-                        .object([
-                            ("id", .string(session.id)),
-                            ("userId", .string(session.userId)),
-                            ("expiresAt", .date(session.expiresAt)),
-                            ("createdAt", .date(session.createdAt)),
-                            ("updatedAt", .date(session.lastSeenAt)),
-                            ("ipAddress", .string(session.ip)),
-                            ("userAgent", .string(session.userAgent)),
-                        ])
-                    ),
+                    ("session", betterAuthSession(session, withToken: false)),
                     ("user", betterAuthUser(principal.user)),
                 ])
             )

@@ -75,17 +75,6 @@ extension StellarStackRoutes {
         guard enabled, let user = try await core.accounts.user(id: principal.user.id) else {
             return JSONReply(.object([("token", .null), ("user", betterAuthUser(principal.user))]))
         }
-        let (token, _) = try await core.sessions.replace(
-            sessionId,
-            of: user,
-            ip: context.clientIP,
-            userAgent: request.headers[.userAgent]
-        )
-        return withSessionCookies(
-            .object([("token", .string(token)), ("user", betterAuthUser(user))]),
-            token: token,
-            persistent: true,
-            core: core
-        )
+        return try await replacingSession(sessionId, of: user, request, context, core: core)
     }
 }

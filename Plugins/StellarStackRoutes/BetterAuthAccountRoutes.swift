@@ -63,10 +63,11 @@ extension StellarStackRoutes {
         return error
     }
 
-    /// A session as Better Auth shows it. We keep no session's token (only its hash), so in
-    /// lists `token` carries the session's id: what `revoke-session` takes back. get-session
-    /// shows no `token` (`withToken: false`).
-    static func betterAuthSession(_ session: Session, withToken: Bool = true) -> JSONValue {
+    /// A session as Better Auth shows it (with the admin plugin's `impersonatedBy`). We keep no
+    /// session's token (only its hash), so in lists `token` carries the session's id: what
+    /// `revoke-session` takes back; a reply that has the real token passes it as `token`.
+    /// get-session shows no `token` (`withToken: false`).
+    static func betterAuthSession(_ session: Session, withToken: Bool = true, token: String? = nil) -> JSONValue {
         var members: [(String, JSONValue)] = [
             ("id", .string(session.id)),
             ("userId", .string(session.userId)),
@@ -75,8 +76,9 @@ extension StellarStackRoutes {
             ("updatedAt", .date(session.lastSeenAt)),
             ("ipAddress", .string(session.ip)),
             ("userAgent", .string(session.userAgent)),
+            ("impersonatedBy", .string(session.impersonatedBy)),
         ]
-        if withToken { members.insert(("token", .string(session.id)), at: 1) }
+        if withToken { members.insert(("token", .string(token ?? session.id)), at: 1) }
         return .object(members)
     }
 

@@ -58,6 +58,39 @@ extension StellarStackRoutes {
 
     static let userNotFound = betterAuthRefusal(.notFound, "USER_NOT_FOUND", "User not found")
 
+    /// `admin/impersonate-user`: off unless the operator turns it on.
+    static let impersonation = Feature("impersonation", defaultOn: false)
+
+    /// Where an impersonating admin's own session token waits (Better Auth's cookie name).
+    static func adminSessionCookieName(core: Core) -> String {
+        core.settings.server.secureCookies ? "__Secure-better-auth.admin_session" : "better-auth.admin_session"
+    }
+
+    static func adminSessionCookie(_ token: String?, core: Core) -> Cookie {
+        Cookie(
+            name: adminSessionCookieName(core: core),
+            value: token ?? "",
+            maxAge: token == nil ? 0 : Int(Sessions.impersonationLifetime),
+            path: "/",
+            secure: core.settings.server.secureCookies,
+            httpOnly: true,
+            sameSite: .lax
+        )
+    }
+
+    /// The token the caller's session was presented with (a cookie or `Authorization: Bearer`).
+    static func presentedToken(of sessionId: String, in request: Request, core: Core) async throws -> String? {
+        guard let session = try await core.sessions.find(idOrToken: sessionId), session.id == sessionId else {
+            return nil
+        }
+        var tokens = sessionCookieNames(core: core).compactMap { request.cookies[$0]?.value }
+        tokens += core.module(StellarStackRoutes.self)?.sessionTokens(in: request, core: core) ?? []
+        if let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") {
+            tokens.append(String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        }
+        return tokens.first { Secrets.sha256Hex($0) == session.tokenHash }
+    }
+
     /// One of the plugin's roles as ours: `admin` or `user`.
     static func plainRole(_ text: String) throws -> Role {
         switch text {
@@ -100,6 +133,7 @@ extension StellarStackRoutes {
 
     static func mountBetterAuthAdmin(on auth: RouterGroup<GatehouseContext>, core: Core) {
         let admin = auth.group("admin")
+        mountImpersonation(on: admin, core: core)
 
         admin.get("list-users") { request, context in
             try await asAdmin(
@@ -275,6 +309,74 @@ extension StellarStackRoutes {
                 changes.password = body.newPassword
                 _ = try await core.profiles.update(user.id, by: principal, changes: changes, confirmedByAdmin: true)
                 return JSONReply(.object([("status", true)]))
+            }
+        }
+    }
+
+    /// Impersonation (`features.impersonation`, off by default): the admin's session is kept in
+    /// the admin_session cookie while a session as the user (an hour, audited) takes its place;
+    /// stop-impersonating swaps them back. Only accounts below the admin (see
+    /// `AccountAdmin.impersonate`).
+    static func mountImpersonation(on admin: RouterGroup<GatehouseContext>, core: Core) {
+        admin.post("impersonate-user") { request, context in
+            try await speakingBetterAuth {
+                try await core.checkPolicies(PolicyInput.feature(impersonation, principal: context.principal))
+                return try await asAdmin(
+                    context,
+                    refusing: "YOU_ARE_NOT_ALLOWED_TO_IMPERSONATE_USERS",
+                    "You are not allowed to impersonate users"
+                ) { principal in
+                    let body = try await request.decodeJSON(UserIdRequest.self, context: context)
+                    let target = try await target(body.userId, core: core)
+                    if target.role.isAdmin, target.role == .rootAdmin || !principal.user.role.canManage(target.role) {
+                        throw betterAuthRefusal(
+                            .forbidden,
+                            "YOU_CANNOT_IMPERSONATE_ADMINS",
+                            "You cannot impersonate admins"
+                        )
+                    }
+                    guard let sessionId = principal.sessionId,
+                        let adminToken = try await presentedToken(of: sessionId, in: request, core: core)
+                    else { throw GatehouseError.requiresSession }
+                    let (token, session, user) = try await core.accountAdmin.impersonate(
+                        target.id,
+                        by: principal,
+                        ip: context.clientIP,
+                        userAgent: request.headers[.userAgent]
+                    )
+                    var reply = withSessionCookies(
+                        .object([
+                            ("session", betterAuthSession(session, token: token)),
+                            ("user", betterAuthAdminUser(user)),
+                        ]),
+                        token: token,
+                        persistent: false,
+                        core: core
+                    )
+                    reply.cookies.append(adminSessionCookie(adminToken, core: core))
+                    return reply
+                }
+            }
+        }
+
+        admin.post("stop-impersonating") { request, context in
+            try await speakingBetterAuth {
+                let principal = try context.requirePrincipal()
+                let (adminToken, session, admin) = try await core.accountAdmin.stopImpersonating(
+                    principal,
+                    adminToken: request.cookies[adminSessionCookieName(core: core)]?.value
+                )
+                var reply = withSessionCookies(
+                    .object([
+                        ("session", betterAuthSession(session, token: adminToken)),
+                        ("user", betterAuthAdminUser(admin)),
+                    ]),
+                    token: adminToken,
+                    persistent: true,
+                    core: core
+                )
+                reply.cookies.append(adminSessionCookie(nil, core: core))
+                return reply
             }
         }
     }

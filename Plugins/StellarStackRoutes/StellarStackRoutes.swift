@@ -7,7 +7,7 @@ import Hummingbird
 /// authenticates requests to every surface, as the core's own cookie does.
 public struct StellarStackRoutes: RouteModule, CookieAuthenticator {
     public static let id = "routes.stellarstack"
-    public static let features = [twoFactor, twoFactorByMail]
+    public static let features = [twoFactor, twoFactorByMail, impersonation]
     /// StellarStack's names for the mail settings (its providers' own are theirs).
     public static let environmentAliases = [
         EnvironmentAlias("EMAIL_PROVIDER", for: "mail.provider"),

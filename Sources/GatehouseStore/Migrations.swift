@@ -167,6 +167,13 @@ enum Migrations {
                 t.column("expiresAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v9-session-impersonation") { db in
+            // The admin acting as the session's user; their deletion ends the impersonation.
+            try db.alter(table: "sessions") { t in
+                t.add(column: "impersonatedBy", .text).references("users", onDelete: .cascade)
+            }
+            try db.create(index: "sessions_on_impersonatedBy", on: "sessions", columns: ["impersonatedBy"])
+        }
         return migrator
     }
 }

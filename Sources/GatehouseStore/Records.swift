@@ -133,6 +133,7 @@ struct SessionRecord: FetchableRecord, PersistableRecord {
         static let expiresAt = Column("expiresAt")
         static let ip = Column("ip")
         static let userAgent = Column("userAgent")
+        static let impersonatedBy = Column("impersonatedBy")
     }
 
     var session: Session
@@ -149,7 +150,8 @@ struct SessionRecord: FetchableRecord, PersistableRecord {
             lastSeenAt: row[C.lastSeenAt],
             expiresAt: row[C.expiresAt],
             ip: row[C.ip],
-            userAgent: row[C.userAgent]
+            userAgent: row[C.userAgent],
+            impersonatedBy: row[C.impersonatedBy]
         )
     }
 
@@ -163,5 +165,6 @@ struct SessionRecord: FetchableRecord, PersistableRecord {
         container[C.expiresAt] = session.expiresAt
         container[C.ip] = session.ip
         container[C.userAgent] = session.userAgent
+        container[C.impersonatedBy] = session.impersonatedBy
     }
 }

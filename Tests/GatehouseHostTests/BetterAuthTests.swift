@@ -65,7 +65,8 @@ import Testing
             #expect(entries.count == 1)
             #expect(
                 entry.objectKeys == [
-                    "createdAt", "expiresAt", "id", "ipAddress", "token", "updatedAt", "userAgent", "userId",
+                    "createdAt", "expiresAt", "id", "impersonatedBy", "ipAddress", "token", "updatedAt", "userAgent",
+                    "userId",
                 ]
             )
             #expect(entry["token"] == entry["id"])

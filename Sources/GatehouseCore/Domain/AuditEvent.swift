@@ -23,6 +23,8 @@ public struct AuditEvent: Sendable, Equatable {
         case sshKeyAdded = "sshKey.added"
         case sshKeyDeleted = "sshKey.deleted"
         case passwordResetRequested = "password.resetRequested"
+        case impersonationStarted = "impersonation.started"
+        case impersonationStopped = "impersonation.stopped"
     }
 
     public var id: String

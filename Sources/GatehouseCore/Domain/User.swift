@@ -113,6 +113,9 @@ public struct Session: Sendable, Equatable {
     public var expiresAt: Date
     public var ip: String?
     public var userAgent: String?
+    /// The admin acting as this session's user (an impersonation), if any. Such a session
+    /// lasts a fixed hour: using it does not extend it.
+    public var impersonatedBy: String?
 
     public init(
         id: String = Identifier.make(),
@@ -122,7 +125,8 @@ public struct Session: Sendable, Equatable {
         lastSeenAt: Date,
         expiresAt: Date,
         ip: String?,
-        userAgent: String?
+        userAgent: String?,
+        impersonatedBy: String? = nil
     ) {
         self.id = id
         self.userId = userId
@@ -132,6 +136,7 @@ public struct Session: Sendable, Equatable {
         self.expiresAt = expiresAt
         self.ip = ip
         self.userAgent = userAgent
+        self.impersonatedBy = impersonatedBy
     }
 }
 

@@ -49,6 +49,63 @@ public struct AccountAdmin: Sendable {
         }
     }
 
+    public static let cannotImpersonate = GatehouseError.forbidden("You cannot impersonate this account")
+    public static let notImpersonating = GatehouseError.badRequest("You are not impersonating anyone")
+    public static let adminSessionGone = GatehouseError.badRequest("Failed to find admin session")
+
+    /// A session as `targetId` for the admin `actor` (`features.impersonation`), ending in an
+    /// hour. Only from an admin's own session (not an API key, not another impersonation), and
+    /// only of an account strictly below the admin: an admin acts as users and staff, a
+    /// rootAdmin as admins too; nobody as a rootAdmin or as themself.
+    public func impersonate(_ targetId: String, by actor: Principal, ip: String?, userAgent: String?) async throws
+        -> (token: String, session: Session, user: User)
+    {
+        guard actor.user.role.isAdmin else { throw GatehouseError.adminRequired }
+        guard let actorSessionId = actor.sessionId else { throw GatehouseError.requiresSession }
+        guard let actorSession = try await core.store.session(id: actorSessionId, now: Date()),
+            actorSession.impersonatedBy == nil
+        else { throw Self.cannotImpersonate }
+        guard let target = try await core.store.user(id: targetId) else { throw Self.userNotFound }
+        guard target.id != actor.user.id, target.role != .rootAdmin, actor.user.role.canManage(target.role) else {
+            throw Self.cannotImpersonate
+        }
+        let (token, session) = try await core.sessions.createImpersonation(
+            of: target,
+            by: actor.user.id,
+            ip: ip,
+            userAgent: userAgent
+        )
+        return (token, session, target)
+    }
+
+    /// Ends the caller's impersonation and gives back the admin's own session, named by its
+    /// token (kept by the client since the impersonation began), which must be the
+    /// impersonating admin's. The impersonation session ends only when that session is found.
+    public func stopImpersonating(_ principal: Principal, adminToken: String?) async throws
+        -> (token: String, session: Session, user: User)
+    {
+        guard let sessionId = principal.sessionId,
+            let session = try await core.store.session(id: sessionId, now: Date()),
+            let adminId = session.impersonatedBy
+        else { throw Self.notImpersonating }
+        guard let adminToken, let (adminSession, admin) = try await core.sessions.resolve(token: adminToken),
+            adminSession.userId == adminId
+        else { throw Self.adminSessionGone }
+        _ = try await core.store.deleteSession(
+            id: session.id,
+            userId: principal.user.id,
+            audit: [
+                AuditEvent(
+                    .impersonationStopped,
+                    userId: principal.user.id,
+                    actorId: adminId,
+                    detail: ["sessionId": .string(session.id)]
+                )
+            ]
+        )
+        return (adminToken, adminSession, admin)
+    }
+
     /// An account made by an admin (CONTRACT §5's rules: a name, a password of 8 or more, then
     /// `create`'s): verified from the start. `name` is the display name; first and last name are
     /// taken from it.

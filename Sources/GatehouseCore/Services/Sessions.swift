@@ -74,7 +74,8 @@ public struct Sessions: Sendable {
         let settings = self.settings()
         if now.timeIntervalSince(session.lastSeenAt) >= settings.touchInterval {
             session.lastSeenAt = now
-            session.expiresAt = now.addingTimeInterval(settings.lifetime)
+            // An impersonation ends at its fixed hour, used or not.
+            if session.impersonatedBy == nil { session.expiresAt = now.addingTimeInterval(settings.lifetime) }
             try await store.touchSession(
                 id: session.id,
                 userId: session.userId,
@@ -90,15 +91,49 @@ public struct Sessions: Sendable {
     }
 
     /// Replaces the session `sessionId` of `user` with a new one (a new token), which keeps the
-    /// old one's start: a rotation does not make a session fresh.
+    /// old one's start, and an impersonation's admin and end: a rotation does not make a
+    /// session fresh, nor an impersonation the user's own session.
     public func replace(_ sessionId: String, of user: User, ip: String?, userAgent: String?) async throws
         -> (token: String, session: Session)
     {
-        let started = try await store.sessions(userId: user.id, now: now()).first { $0.id == sessionId }?.createdAt
+        let old = try await store.sessions(userId: user.id, now: now()).first { $0.id == sessionId }
         try await revoke(sessionId: sessionId, userId: user.id)
         var (token, session) = newSession(for: user, ip: ip, userAgent: userAgent)
-        if let started { session.createdAt = started }
+        if let old {
+            session.createdAt = old.createdAt
+            if let admin = old.impersonatedBy {
+                session.impersonatedBy = admin
+                session.expiresAt = old.expiresAt
+            }
+        }
         try await store.insertSession(session, keepAtMost: settings().maxPerUser, audit: [], mails: [])
+        return (token, session)
+    }
+
+    /// How long an admin's impersonation of an account lasts.
+    public static let impersonationLifetime: TimeInterval = 3600
+
+    /// A session of `target` for the admin `actorId`, ending in an hour however it is used,
+    /// recorded in the audit trail.
+    func createImpersonation(of target: User, by actorId: String, ip: String?, userAgent: String?) async throws
+        -> (token: String, session: Session)
+    {
+        var (token, session) = newSession(for: target, ip: ip, userAgent: userAgent)
+        session.impersonatedBy = actorId
+        session.expiresAt = session.createdAt.addingTimeInterval(Self.impersonationLifetime)
+        try await store.insertSession(
+            session,
+            keepAtMost: settings().maxPerUser,
+            audit: [
+                AuditEvent(
+                    .impersonationStarted,
+                    userId: target.id,
+                    actorId: actorId,
+                    detail: ["sessionId": .string(session.id)]
+                )
+            ],
+            mails: []
+        )
         return (token, session)
     }
 

@@ -168,6 +168,7 @@ extension StellarStackRoutes {
         mountBetterAuthAccount(on: auth, core: core)
         mountBetterAuthTwoFactor(on: auth, core: core)
         mountBetterAuthAdmin(on: auth, core: core)
+        mountBetterAuthPasskeys(on: auth, core: core)
 
         auth.post("sign-up/email") { request, context in
             try await speakingBetterAuth {

@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseCore
 import Hummingbird
 
@@ -20,8 +21,41 @@ public struct StellarStackRoutes: RouteModule, CookieAuthenticator {
     /// Better Auth's cookie names (`__Secure-` when cookies are Secure).
     static let betterAuthCookieNames = ["better-auth.session_token", "__Secure-better-auth.session_token"]
 
+    /// `passkeys.rpID`, `.rpName`, `.origins` as configured; unset ones follow the panel
+    /// (`relyingParty(core:)`).
+    let passkeyRPID: String?
+    let passkeyRPName: String?
+    let passkeyOrigins: [String]?
+
     public init(config: ConfigSection) throws {
         betterAuthCookie = try config.section("sessions").bool("betterAuthCookie", default: true)
+        let passkeys = config.section("passkeys")
+        passkeyRPID = try passkeys.optionalString("rpID").map { $0.lowercased() }
+        if let id = passkeyRPID, id.isEmpty || id.contains(where: { $0 == "/" || $0 == ":" || $0 == " " }) {
+            throw passkeys.issue("rpID", "must be a host name (the panel's domain, or a parent of it)")
+        }
+        passkeyRPName = try passkeys.optionalString("rpName")
+        let origins = try passkeys.stringList("origins", default: [])
+        passkeyOrigins =
+            try origins.isEmpty
+            ? nil
+            : origins.map { text in
+                guard let origin = Origin.of(text) else {
+                    throw passkeys.issue("origins", "\"\(text)\" is not an origin (scheme://host[:port])")
+                }
+                return origin
+            }
+    }
+
+    /// Who passkeys are made for: what `passkeys.*` sets, else the host of `mail.panelURL`,
+    /// the product's name and `server.allowedOrigins`.
+    static func panelParty(id: String?, name: String?, origins: [String]?, core: Core) -> RelyingParty {
+        let settings = core.settings
+        return RelyingParty(
+            id: id ?? URLComponents(string: settings.mail.panelURL)?.host?.lowercased() ?? "localhost",
+            name: name ?? settings.mail.productName,
+            origins: origins ?? settings.server.allowedOrigins
+        )
     }
 
     /// Better Auth signs its cookie as `token.signature`; our tokens contain no dot.

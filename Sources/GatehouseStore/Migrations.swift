@@ -174,6 +174,30 @@ enum Migrations {
             }
             try db.create(index: "sessions_on_impersonatedBy", on: "sessions", columns: ["impersonatedBy"])
         }
+        migrator.registerMigration("v10-passkeys") { db in
+            // WebAuthn credentials that sign their account in.
+            try db.create(table: "passkeys") { t in
+                t.primaryKey("id", .text)
+                t.column("userId", .text).notNull().indexed().references("users", onDelete: .cascade)
+                t.column("name", .text)
+                t.column("credentialID", .text).notNull().unique()
+                t.column("publicKey", .blob).notNull()
+                t.column("counter", .integer).notNull()
+                t.column("deviceType", .text).notNull()
+                t.column("backedUp", .boolean).notNull()
+                t.column("transports", .text).notNull()
+                t.column("aaguid", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+            // Challenges of ceremonies under way: the hash of the cookie's token, used once.
+            try db.create(table: "passkey_challenges") { t in
+                t.primaryKey("tokenHash", .text)
+                t.column("ceremony", .text).notNull()
+                t.column("challenge", .text).notNull()
+                t.column("userId", .text).references("users", onDelete: .cascade)
+                t.column("expiresAt", .datetime).notNull().indexed()
+            }
+        }
         return migrator
     }
 }

@@ -32,4 +32,29 @@ import Testing
             #expect(flow.lines.contains("all steps passed"), "\(flow.text)")
         }
     }
+
+    /// Passkeys through the client's passkey plugin with software authenticators
+    /// (`Tests/Support/passkey_flow.py`): registration, sign-in, replays, another site's
+    /// assertion, ES256/EdDSA/RS256 with none and packed attestation, the counter, rename and
+    /// delete, the lockout and a ban; then impersonation through the admin plugin.
+    @Test func passkeysAndImpersonationThroughTheClient() async throws {
+        let smtp = try await SMTPServer()
+        defer { smtp.stop() }
+        try await TestServer.run(yaml: smtpYAML(port: smtp.port) + "\nfeatures:\n  impersonation: true\n") { server in
+            try await server.createUser("root@example.test", role: .rootAdmin)
+            let flow = try ChildProcess(
+                Paths.python,
+                [
+                    Paths.root.appendingPathComponent("Tests/Support/passkey_flow.py").path,
+                    "--base", "http://127.0.0.1:\(server.port)",
+                    "--maildir", smtp.maildir.path,
+                    "--origin", "http://localhost:3000",
+                    "--root-email", "root@example.test", "--root-password", TestServer.password,
+                ]
+            )
+            let status = try await flow.wait(timeout: 120)
+            #expect(status == 0, "\(flow.text)")
+            #expect(flow.lines.contains("all steps passed"), "\(flow.text)")
+        }
+    }
 }

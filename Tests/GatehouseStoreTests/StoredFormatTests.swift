@@ -113,6 +113,31 @@ import Testing
         sshAudit.id = "ecaaaaaaaaaaaaaaaaaaaaaaa"
         _ = try await store.insertSSHKey(sshKey, uniqueAcrossUsers: true, audit: sshAudit, mails: [])
 
+        let passkey = Passkey(
+            id: "paaaaaaaaaaaaaaaaaaaaaaaa",
+            userId: user.id,
+            name: "Laptop",
+            credentialID: "Y3JlZGVudGlhbA",
+            publicKey: [0xA5, 0x01, 0x02],
+            counter: 7,
+            deviceType: "multiDevice",
+            backedUp: true,
+            transports: ["hybrid", "internal"],
+            aaguid: "00000000-0000-0000-0000-000000000000",
+            createdAt: t0
+        )
+        var passkeyAudit = AuditEvent(.passkeyAdded, userId: user.id, ip: nil, at: t0)
+        passkeyAudit.id = "efaaaaaaaaaaaaaaaaaaaaaaa"
+        #expect(try await store.insertPasskey(passkey, limit: 25, audit: passkeyAudit, mails: []))
+        let passkeyChallenge = PasskeyChallenge(
+            tokenHash: "pch",
+            ceremony: .registration,
+            challenge: "Y2hhbGxlbmdl",
+            userId: user.id,
+            expiresAt: t1
+        )
+        #expect(try await store.insertPasskeyChallenge(passkeyChallenge, limit: 10, now: t0))
+
         let server = Server(
             id: "vaaaaaaaaaaaaaaaaaaaaaaaa",
             name: "mc",
@@ -199,6 +224,8 @@ import Testing
             "email_verifications": try await dump(store, "email_verifications"),
             "mail_outbox": try await dump(store, "mail_outbox"),
             "audit_events": try await dump(store, "audit_events"),
+            "passkeys": try await dump(store, "passkeys"),
+            "passkey_challenges": try await dump(store, "passkey_challenges"),
         ]
         let expected: [String: [String]] = [
             "api_keys": [
@@ -208,6 +235,7 @@ import Testing
                 #"id="eaaaaaaaaaaaaaaaaaaaaaaaa" kind="user.created" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" actorId=NULL ip="10.0.0.1" detail="{\"role\":\"admin\"}" createdAt="2026-01-01 00:00:00.125""#,
                 #"id="ebaaaaaaaaaaaaaaaaaaaaaaa" kind="apiKey.created" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" actorId=NULL ip=NULL detail="{}" createdAt="2026-01-01 00:00:00.125""#,
                 #"id="ecaaaaaaaaaaaaaaaaaaaaaaa" kind="sshKey.added" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" actorId=NULL ip=NULL detail="{}" createdAt="2026-01-01 00:00:00.125""#,
+                #"id="efaaaaaaaaaaaaaaaaaaaaaaa" kind="passkey.added" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" actorId=NULL ip=NULL detail="{}" createdAt="2026-01-01 00:00:00.125""#,
                 #"id="edaaaaaaaaaaaaaaaaaaaaaaa" kind="password.resetRequested" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" actorId=NULL ip=NULL detail="{}" createdAt="2026-01-01 00:00:00.125""#,
                 #"id="eeaaaaaaaaaaaaaaaaaaaaaaa" kind="user.registered" userId="ubaaaaaaaaaaaaaaaaaaaaaaa" actorId=NULL ip=NULL detail="{}" createdAt="2026-01-01 00:00:00.125""#,
             ],
@@ -222,6 +250,12 @@ import Testing
                 #"id="mbaaaaaaaaaaaaaaaaaaaaaaa" to="ada@example.com" subject="Hi" text="t" html="<p>t</p>" status="pending" attempts=0 nextAttemptAt="2026-01-01 00:00:00.125" lastError=NULL messageId=NULL createdAt="2026-01-01 00:00:00.125" sentAt=NULL"#,
                 #"id="mcaaaaaaaaaaaaaaaaaaaaaaa" to="ada@example.com" subject="Hi" text="t" html="<p>t</p>" status="failed" attempts=3 nextAttemptAt="2026-01-01 00:00:00.125" lastError="550 no" messageId="<m@x>" createdAt="2026-01-01 00:00:00.125" sentAt="2026-01-01 01:00:00.125""#,
             ],
+            "passkey_challenges": [
+                #"tokenHash="pch" ceremony="registration" challenge="Y2hhbGxlbmdl" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" expiresAt="2026-01-01 01:00:00.125""#
+            ],
+            "passkeys": [
+                #"id="paaaaaaaaaaaaaaaaaaaaaaaa" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" name="Laptop" credentialID="Y3JlZGVudGlhbA" publicKey=\#(Data([0xA5, 0x01, 0x02]).databaseValue) counter=7 deviceType="multiDevice" backedUp=1 transports="hybrid,internal" aaguid="00000000-0000-0000-0000-000000000000" createdAt="2026-01-01 00:00:00.125""#
+            ],
             "password_resets": [
                 #"id="raaaaaaaaaaaaaaaaaaaaaaaa" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" tokenHash="rh" expiresAt="2026-01-01 01:00:00.125" createdAt="2026-01-01 00:00:00.125""#
             ],
@@ -229,7 +263,7 @@ import Testing
                 #"id="vaaaaaaaaaaaaaaaaaaaaaaaa" name="mc" status="running" ownerId="uaaaaaaaaaaaaaaaaaaaaaaaa" nodeDisplayName=NULL createdAt="2026-01-01 00:00:00.125""#
             ],
             "sessions": [
-                #"id="saaaaaaaaaaaaaaaaaaaaaaaa" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" tokenHash="th" createdAt="2026-01-01 00:00:00.125" lastSeenAt="2026-01-01 00:00:00.125" expiresAt="2026-01-01 01:00:00.125" ip="::1" userAgent=NULL"#
+                #"id="saaaaaaaaaaaaaaaaaaaaaaaa" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" tokenHash="th" createdAt="2026-01-01 00:00:00.125" lastSeenAt="2026-01-01 00:00:00.125" expiresAt="2026-01-01 01:00:00.125" ip="::1" userAgent=NULL impersonatedBy=NULL"#
             ],
             "ssh_keys": [
                 #"id="haaaaaaaaaaaaaaaaaaaaaaaa" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" name="laptop" type="ssh-ed25519" fingerprint="SHA256:fp" publicKey="ssh-ed25519 AAAA" createdAt="2026-01-01 00:00:00.125""#
@@ -260,7 +294,13 @@ import Testing
         #expect(try await store.verification(tokenHash: "vh") == verification)
         #expect(try await store.outboxMails() == [mail, resetMail, welcome])
         #expect(
-            try await store.auditEvents(userId: nil, limit: 10) == [registered, resetAudit, sshAudit, keyAudit, audit]
+            try await store.auditEvents(userId: nil, limit: 10) == [
+                registered, resetAudit, passkeyAudit, sshAudit, keyAudit, audit,
+            ]
         )
+        #expect(try await store.passkeys(userId: user.id) == [passkey])
+        #expect(try await store.passkey(credentialID: "Y3JlZGVudGlhbA") == passkey)
+        #expect(try await store.takePasskeyChallenge(tokenHash: "pch", now: t0) == passkeyChallenge)
+        #expect(try await store.takePasskeyChallenge(tokenHash: "pch", now: t0) == nil)
     }
 }

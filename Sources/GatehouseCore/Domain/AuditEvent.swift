@@ -25,6 +25,8 @@ public struct AuditEvent: Sendable, Equatable {
         case passwordResetRequested = "password.resetRequested"
         case impersonationStarted = "impersonation.started"
         case impersonationStopped = "impersonation.stopped"
+        case passkeyAdded = "passkey.added"
+        case passkeyDeleted = "passkey.deleted"
     }
 
     public var id: String

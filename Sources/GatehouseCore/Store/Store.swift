@@ -53,7 +53,7 @@ public protocol SessionStore: Sendable {
 
 /// The whole store: every protocol above, plus health and schema.
 public protocol GatehouseStore: UserStore, SessionStore, OutboxStore, VerificationStore,
-    PasswordResetStore, TwoFactorStore, AuditStore, CredentialStore, ServerStore, EmailChangeStore
+    PasswordResetStore, TwoFactorStore, AuditStore, CredentialStore, ServerStore, EmailChangeStore, PasskeyStore
 {
     /// Brings the schema up to date.
     func migrate() async throws

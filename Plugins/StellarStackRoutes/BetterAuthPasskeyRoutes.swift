@@ -108,11 +108,11 @@ extension StellarStackRoutes {
             )
         case .busy:
             var error = betterAuthRefusal(
-                .serviceUnavailable,
-                "SERVICE_UNAVAILABLE",
-                "Too many passkey ceremonies are under way; try again shortly"
+                .tooManyRequests,
+                "TOO_MANY_REQUESTS",
+                "Too many passkey sign-ins are under way; try again shortly"
             )
-            error.headers[.retryAfter] = "5"
+            error.headers[.retryAfter] = "60"
             return error
         }
     }
@@ -210,7 +210,10 @@ extension StellarStackRoutes {
             try await speakingPasskeys(context) {
                 let party = relyingParty(core: core)
                 let principal = context.principal.flatMap { $0.user.suspended ? nil : $0 }
-                let (token, challenge, allowed) = try await core.passkeys.startAuthentication(for: principal)
+                let (token, challenge, allowed) = try await core.passkeys.startAuthentication(
+                    for: principal,
+                    clientIP: context.clientIP
+                )
                 var options: [(String, JSONValue)] = [("rpId", .string(party.id)), ("challenge", .string(challenge))]
                 if !allowed.isEmpty { options.append(("allowCredentials", .array(allowed.map(descriptor)))) }
                 options += [("timeout", .int(ceremonyTimeout)), ("userVerification", "preferred")]

@@ -46,7 +46,8 @@ extension StellarStackRoutes {
         )
     }
 
-    /// The user as Better Auth shows it.
+    /// The user as Better Auth shows it, with the two-factor plugin's `twoFactorEnabled` (what
+    /// a panel reads to show whether 2FA is on).
     static func betterAuthUser(_ user: User) -> JSONValue {
         .object([
             ("id", .string(user.id)),
@@ -56,6 +57,7 @@ extension StellarStackRoutes {
             ("emailVerified", .bool(user.emailVerified)),
             ("createdAt", .date(user.createdAt)),
             ("updatedAt", .date(user.updatedAt)),
+            ("twoFactorEnabled", .bool(user.twoFactorEnabled)),
         ])
     }
 

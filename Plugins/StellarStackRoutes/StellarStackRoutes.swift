@@ -48,14 +48,16 @@ public struct StellarStackRoutes: RouteModule, CookieAuthenticator {
     }
 
     /// Who passkeys are made for: what `passkeys.*` sets, else the host of `mail.panelURL`,
-    /// the product's name and `server.allowedOrigins`.
+    /// the product's name and `server.allowedOrigins`. Only origins on the relying party's
+    /// domain (its host or a subdomain) count, whatever the list says.
     static func panelParty(id: String?, name: String?, origins: [String]?, core: Core) -> RelyingParty {
         let settings = core.settings
-        return RelyingParty(
-            id: id ?? URLComponents(string: settings.mail.panelURL)?.host?.lowercased() ?? "localhost",
-            name: name ?? settings.mail.productName,
-            origins: origins ?? settings.server.allowedOrigins
-        )
+        let rpID = id ?? URLComponents(string: settings.mail.panelURL)?.host?.lowercased() ?? "localhost"
+        let onDomain = (origins ?? settings.server.allowedOrigins).filter { origin in
+            guard let host = URLComponents(string: origin)?.host?.lowercased() else { return false }
+            return host == rpID || host.hasSuffix("." + rpID)
+        }
+        return RelyingParty(id: rpID, name: name ?? settings.mail.productName, origins: onDomain)
     }
 
     /// Better Auth signs its cookie as `token.signature`; our tokens contain no dot.

@@ -168,11 +168,12 @@ enum Migrations {
             }
         }
         migrator.registerMigration("v9-session-impersonation") { db in
-            // The admin acting as the session's user; their deletion ends the impersonation.
+            // The admin acting as the session's user (their deletion ends the impersonation),
+            // and the admin's own session it began from.
             try db.alter(table: "sessions") { t in
                 t.add(column: "impersonatedBy", .text).references("users", onDelete: .cascade)
+                t.add(column: "impersonatorSessionId", .text)
             }
-            try db.create(index: "sessions_on_impersonatedBy", on: "sessions", columns: ["impersonatedBy"])
         }
         migrator.registerMigration("v10-passkeys") { db in
             // WebAuthn credentials that sign their account in.
@@ -194,7 +195,8 @@ enum Migrations {
                 t.primaryKey("tokenHash", .text)
                 t.column("ceremony", .text).notNull()
                 t.column("challenge", .text).notNull()
-                t.column("userId", .text).references("users", onDelete: .cascade)
+                t.column("userId", .text).indexed().references("users", onDelete: .cascade)
+                t.column("source", .text).indexed()
                 t.column("expiresAt", .datetime).notNull().indexed()
             }
         }

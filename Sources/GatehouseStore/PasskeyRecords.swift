@@ -68,6 +68,7 @@ struct PasskeyChallengeRecord: PersistableRecord {
         static let ceremony = Column("ceremony")
         static let challenge = Column("challenge")
         static let userId = Column("userId")
+        static let source = Column("source")
         static let expiresAt = Column("expiresAt")
     }
 
@@ -86,6 +87,7 @@ struct PasskeyChallengeRecord: PersistableRecord {
             ceremony: known,
             challenge: row[C.challenge],
             userId: row[C.userId],
+            source: row[C.source],
             expiresAt: row[C.expiresAt]
         )
     }
@@ -96,15 +98,31 @@ struct PasskeyChallengeRecord: PersistableRecord {
         container[C.ceremony] = challenge.ceremony.rawValue
         container[C.challenge] = challenge.challenge
         container[C.userId] = challenge.userId
+        container[C.source] = challenge.source
         container[C.expiresAt] = challenge.expiresAt
     }
 }
 
 extension SQLiteStore {
-    public func insertPasskeyChallenge(_ challenge: PasskeyChallenge, limit: Int, now: Date) async throws -> Bool {
-        try await pool.write { db in
-            try PasskeyChallengeRecord.filter(PasskeyChallengeRecord.Columns.expiresAt <= now).deleteAll(db)
-            guard try PasskeyChallengeRecord.fetchCount(db) < limit else { return false }
+    public func insertPasskeyChallenge(_ challenge: PasskeyChallenge, perSource: Int, limit: Int, now: Date)
+        async throws -> Bool
+    {
+        typealias C = PasskeyChallengeRecord.Columns
+        return try await pool.write { db in
+            try PasskeyChallengeRecord.filter(C.expiresAt <= now).deleteAll(db)
+            switch challenge.ceremony {
+            case .registration:
+                try PasskeyChallengeRecord.filter(
+                    C.ceremony == PasskeyChallenge.Ceremony.registration.rawValue && C.userId == challenge.userId
+                ).deleteAll(db)
+            case .authentication:
+                let signIns = PasskeyChallengeRecord.filter(
+                    C.ceremony == PasskeyChallenge.Ceremony.authentication.rawValue
+                )
+                guard try signIns.filter(C.source == challenge.source).fetchCount(db) < perSource,
+                    try signIns.fetchCount(db) < limit
+                else { return false }
+            }
             try PasskeyChallengeRecord(challenge).insert(db)
             return true
         }

@@ -67,6 +67,7 @@ extension SQLiteStore {
             )
             try SessionRecord.filter(SessionRecord.Columns.userId == userId).deleteAll(db)
             try APIKeyRecord.filter(APIKeyRecord.Columns.userId == userId).deleteAll(db)
+            try PasskeyRecord.filter(PasskeyRecord.Columns.userId == userId).deleteAll(db)
             try PasswordResetRecord.filter(PasswordResetRecord.Columns.userId == userId).deleteAll(db)
             try Self.forgetPendingAccess(userId: userId, in: db)
             try Self.enqueueMail(notice, in: db)

@@ -134,6 +134,7 @@ struct SessionRecord: FetchableRecord, PersistableRecord {
         static let ip = Column("ip")
         static let userAgent = Column("userAgent")
         static let impersonatedBy = Column("impersonatedBy")
+        static let impersonatorSessionId = Column("impersonatorSessionId")
     }
 
     var session: Session
@@ -151,7 +152,8 @@ struct SessionRecord: FetchableRecord, PersistableRecord {
             expiresAt: row[C.expiresAt],
             ip: row[C.ip],
             userAgent: row[C.userAgent],
-            impersonatedBy: row[C.impersonatedBy]
+            impersonatedBy: row[C.impersonatedBy],
+            impersonatorSessionId: row[C.impersonatorSessionId]
         )
     }
 
@@ -166,5 +168,6 @@ struct SessionRecord: FetchableRecord, PersistableRecord {
         container[C.ip] = session.ip
         container[C.userAgent] = session.userAgent
         container[C.impersonatedBy] = session.impersonatedBy
+        container[C.impersonatorSessionId] = session.impersonatorSessionId
     }
 }

@@ -131,7 +131,7 @@ public final class SQLiteStore: GatehouseStore {
     public func applyAccountChange(_ change: AccountChange) async throws {
         let record = UserRecord(change.user)
         do {
-            let endedImpersonations = try await accountWrite(userId: change.user.id) { db in
+            try await accountWrite(userId: change.user.id) { db in
                 guard try UserRecord.exists(db, key: record.user.id) else { throw StoreError.notFound }
                 try Self.requireEmailFree(record.user, in: db)
                 try record.update(db)
@@ -146,28 +146,16 @@ public final class SQLiteStore: GatehouseStore {
                     try sessions.deleteAll(db)
                     try Self.forgetPendingAccess(userId: record.user.id, in: db)
                 }
-                // An admin who is suspended, demoted or whose credentials change stops acting
-                // as others.
-                let endsImpersonations = change.endSessionsExcept != nil || !record.user.role.isAdmin
-                let ended = try endsImpersonations && Self.endImpersonations(by: record.user.id, in: db)
                 if let verification = change.verification {
                     try VerificationRecord.filter(VerificationRecord.Columns.userId == record.user.id).deleteAll(db)
                     try VerificationRecord(verification).insert(db)
                 }
                 for mail in change.mails { try Self.enqueueMail(mail, in: db) }
                 for event in change.audit { try AuditRecord(event).insert(db) }
-                return ended
             }
-            if endedImpersonations { sessionCache.invalidate(userId: nil) }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw StoreError.duplicate(field: "id")
         }
-    }
-
-    /// Ends the impersonations `userId` runs as other accounts; true when there were any: those
-    /// accounts' cached sessions must then go too (the caller drops the whole cache).
-    static func endImpersonations(by userId: String, in db: Database) throws -> Bool {
-        try SessionRecord.filter(SessionRecord.Columns.impersonatedBy == userId).deleteAll(db) > 0
     }
 
     // MARK: Sessions

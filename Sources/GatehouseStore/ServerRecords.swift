@@ -138,7 +138,7 @@ extension SQLiteStore {
     }
 
     public func deleteUser(id: String, audit: AuditEvent) async throws {
-        let endedImpersonations = try await accountWrite(userId: id) { db in
+        try await accountWrite(userId: id) { db in
             guard let user = try UserRecord.fetchOne(db, key: id) else { throw UserDeletionRefusal.notFound }
             guard try ServerRecord.filter(ServerRecord.Columns.ownerId == id).fetchCount(db) == 0 else {
                 throw UserDeletionRefusal.ownsServers
@@ -148,12 +148,9 @@ extension SQLiteStore {
             {
                 throw UserDeletionRefusal.lastRootAdmin
             }
-            let ended = try Self.endImpersonations(by: id, in: db)
             // Sessions, keys, 2FA data, verifications and resets go by ON DELETE CASCADE.
             try UserRecord.deleteOne(db, key: id)
             try AuditRecord(audit).insert(db)
-            return ended
         }
-        if endedImpersonations { sessionCache.invalidate(userId: nil) }
     }
 }

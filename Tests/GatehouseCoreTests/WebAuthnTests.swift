@@ -44,6 +44,7 @@ struct WebAuthnTests {
             ("62c328", .malformed("text is not UTF-8")),
             ("a2010101", .truncated),
             ("a201010102", .malformed("a map repeats a key")),
+            ("a1410000", .malformed("a map key that is not an integer or text")),
             ("f8ff", .malformed("unsupported simple value 24")),
             ("0000", .trailingBytes),
             (String(repeating: "81", count: 40) + "00", .tooDeep),

@@ -109,7 +109,11 @@ import Testing
             #expect(signUp.status == 200, "\(signUp)")
             #expect(signUp.json?.objectKeys == ["token", "user"])
             let user = try #require(signUp.json?["user"])
-            #expect(user.objectKeys == ["createdAt", "email", "emailVerified", "id", "image", "name", "updatedAt"])
+            #expect(
+                user.objectKeys == [
+                    "createdAt", "email", "emailVerified", "id", "image", "name", "twoFactorEnabled", "updatedAt",
+                ]
+            )
             #expect(user["email"] == "jane@example.com" && user["name"] == "Jane Doe" && user["emailVerified"] == false)
             let signUpToken = try #require(signUp.json?["token"]?.stringValue)
             #expect(signUp.cookie("better-auth.session_token") == signUpToken)

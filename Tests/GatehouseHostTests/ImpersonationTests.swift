@@ -175,13 +175,14 @@ import Testing
         }
     }
 
-    /// An admin who is banned, demoted or deleted stops acting as anyone at once.
+    /// An admin who is banned, demoted, deleted or signed out stops acting as anyone at once,
+    /// and so does one whose user is promoted out of their reach.
     @Test func theAdminsImpersonationsEndWithTheirStanding() async throws {
         try await TestServer.run(yaml: Self.on) { server in
             try await server.createUser("root@example.com", role: .rootAdmin)
             let rootToken = try await signIn(server, "root@example.com")
             let user = try await server.createUser("user@example.com")
-            for (index, ending) in ["ban", "demote", "delete"].enumerated() {
+            for (index, ending) in ["ban", "demote", "delete", "sign-out", "promote"].enumerated() {
                 let admin = try await server.createUser("admin\(index)@example.com", role: .admin)
                 let adminToken = try await signIn(server, "admin\(index)@example.com")
                 let reply = try await impersonate(server, user.id, as: adminToken)
@@ -201,6 +202,14 @@ import Testing
                         #"{"userId":"\#(admin.id)","role":"user"}"#,
                         bearer: rootToken
                     )
+                case "sign-out":
+                    done = try await server.client.post("/api/auth/sign-out", "{}", bearer: adminToken)
+                case "promote":
+                    done = try await server.client.post(
+                        "/api/auth/admin/set-role",
+                        #"{"userId":"\#(user.id)","role":"admin"}"#,
+                        bearer: rootToken
+                    )
                 default:
                     done = try await server.client.post(
                         "/api/auth/admin/remove-user",
@@ -211,6 +220,37 @@ import Testing
                 #expect(done.status == 200, "\(ending): \(done)")
                 #expect(try await server.client.get("/api/users/me", bearer: token).status == 401, "\(ending)")
             }
+        }
+    }
+
+    /// What would outlast the impersonation, or is the owner's alone, is refused during it.
+    @Test func anImpersonationMakesNothingThatOutlastsIt() async throws {
+        try await TestServer.run(yaml: Self.on) { server in
+            try await server.createUser("admin@example.com", role: .admin)
+            let user = try await server.createUser("user@example.com")
+            let adminToken = try await signIn(server, "admin@example.com")
+            let token = try #require(try await impersonate(server, user.id, as: adminToken).header("set-auth-token"))
+            let key = try await server.client.post("/api/apikeys", #"{"name":"k"}"#, bearer: token)
+            #expect(key.status == 403, "\(key)")
+            let ssh = try await server.client.post(
+                "/api/ssh-keys",
+                #"{"name":"k","publicKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"}"#,
+                bearer: token
+            )
+            #expect(ssh.status == 403, "\(ssh)")
+            let passkey = try await server.client.get("/api/auth/passkey/generate-register-options", bearer: token)
+            #expect(passkey.status == 403)
+            let deletion = try await server.client.post("/api/auth/delete-user", "{}", bearer: token)
+            #expect(deletion.status == 403, "\(deletion)")
+            #expect(try await server.core.accounts.user(id: user.id) != nil)
+            #expect(try await server.core.store.apiKeys(userId: user.id).isEmpty)
+            // The user's own session may.
+            let own = try await server.client.post(
+                "/api/auth/sign-in/email",
+                #"{"email":"user@example.com","password":"\#(TestServer.password)"}"#
+            )
+            let ownToken = try #require(own.json?["token"]?.stringValue)
+            #expect(try await server.client.post("/api/apikeys", #"{"name":"k"}"#, bearer: ownToken).status == 201)
         }
     }
 }

@@ -349,7 +349,7 @@ import Testing
             #expect(reset.status == 200)
             #expect(try await server.client.get("/api/users/me", bearer: key).status == 401)
             let notice = try #require(try await mails(server, to: "ada@example.com").last)
-            #expect(notice.text.contains("every API key of the account was deleted"))
+            #expect(notice.text.contains("every API key and passkey of the account was deleted"))
         }
     }
 

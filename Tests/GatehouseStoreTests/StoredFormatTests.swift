@@ -136,7 +136,7 @@ import Testing
             userId: user.id,
             expiresAt: t1
         )
-        #expect(try await store.insertPasskeyChallenge(passkeyChallenge, limit: 10, now: t0))
+        #expect(try await store.insertPasskeyChallenge(passkeyChallenge, perSource: 10, limit: 10, now: t0))
 
         let server = Server(
             id: "vaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -251,7 +251,7 @@ import Testing
                 #"id="mcaaaaaaaaaaaaaaaaaaaaaaa" to="ada@example.com" subject="Hi" text="t" html="<p>t</p>" status="failed" attempts=3 nextAttemptAt="2026-01-01 00:00:00.125" lastError="550 no" messageId="<m@x>" createdAt="2026-01-01 00:00:00.125" sentAt="2026-01-01 01:00:00.125""#,
             ],
             "passkey_challenges": [
-                #"tokenHash="pch" ceremony="registration" challenge="Y2hhbGxlbmdl" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" expiresAt="2026-01-01 01:00:00.125""#
+                #"tokenHash="pch" ceremony="registration" challenge="Y2hhbGxlbmdl" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" source=NULL expiresAt="2026-01-01 01:00:00.125""#
             ],
             "passkeys": [
                 #"id="paaaaaaaaaaaaaaaaaaaaaaaa" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" name="Laptop" credentialID="Y3JlZGVudGlhbA" publicKey=\#(Data([0xA5, 0x01, 0x02]).databaseValue) counter=7 deviceType="multiDevice" backedUp=1 transports="hybrid,internal" aaguid="00000000-0000-0000-0000-000000000000" createdAt="2026-01-01 00:00:00.125""#
@@ -263,7 +263,7 @@ import Testing
                 #"id="vaaaaaaaaaaaaaaaaaaaaaaaa" name="mc" status="running" ownerId="uaaaaaaaaaaaaaaaaaaaaaaaa" nodeDisplayName=NULL createdAt="2026-01-01 00:00:00.125""#
             ],
             "sessions": [
-                #"id="saaaaaaaaaaaaaaaaaaaaaaaa" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" tokenHash="th" createdAt="2026-01-01 00:00:00.125" lastSeenAt="2026-01-01 00:00:00.125" expiresAt="2026-01-01 01:00:00.125" ip="::1" userAgent=NULL impersonatedBy=NULL"#
+                #"id="saaaaaaaaaaaaaaaaaaaaaaaa" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" tokenHash="th" createdAt="2026-01-01 00:00:00.125" lastSeenAt="2026-01-01 00:00:00.125" expiresAt="2026-01-01 01:00:00.125" ip="::1" userAgent=NULL impersonatedBy=NULL impersonatorSessionId=NULL"#
             ],
             "ssh_keys": [
                 #"id="haaaaaaaaaaaaaaaaaaaaaaaa" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" name="laptop" type="ssh-ed25519" fingerprint="SHA256:fp" publicKey="ssh-ed25519 AAAA" createdAt="2026-01-01 00:00:00.125""#

@@ -17,6 +17,7 @@ import json
 import os
 import struct
 import time
+import urllib.parse
 
 from better_auth_client import APIError, AuthClient
 from cryptography.hazmat.primitives import hashes
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from soft_webauthn import SoftWebauthnDevice
 
-from better_auth_flow import check, mails, refused
+from better_auth_flow import check, mails, refused, totp
 
 PASSWORD = "Str0ng!pass-phrase"
 
@@ -307,6 +308,25 @@ def main():
     client = browser()
     refused("locked out like a password", lambda: client.passkey.verify_authentication(
         response=carols_key.get(client.passkey.generate_authenticate_options(), origin)), 429, "TOO_MANY_REQUESTS")
+
+    # With two-factor authentication on, a passkey must verify its user (PIN, biometrics).
+    enabled = bob.two_factor.enable(password=PASSWORD)
+    secret = urllib.parse.parse_qs(urllib.parse.urlparse(enabled["totpURI"]).query)["secret"][0]
+    bob.two_factor.verify_totp(code=totp(secret, time.time()))
+    check(bob.get_session()["user"]["twoFactorEnabled"] is True, "bob turns two-factor on")
+    bobs_device, bobs_key = SoftWebauthnDevice(), Authenticator(-7, "none")
+    bob.passkey.verify_registration(response=soft_register(bobs_device, bob.passkey.generate_register_options(),
+                                                           origin))
+    bob.passkey.verify_registration(response=bobs_key.create(bob.passkey.generate_register_options(), origin))
+    client = browser()
+    refused("a passkey without user verification is not two factors",
+            lambda: client.passkey.verify_authentication(
+                response=soft_authenticate(bobs_device, client.passkey.generate_authenticate_options(), origin)),
+            400, "AUTHENTICATION_FAILED")
+    client = browser()
+    verified = client.passkey.verify_authentication(
+        response=bobs_key.get(client.passkey.generate_authenticate_options(), origin))
+    check(verified["user"]["email"] == "bob@example.test", "a passkey that verified its user signs bob in")
 
     root = browser()
     root.sign_in.email(email=args.root_email, password=args.root_password)

@@ -63,22 +63,34 @@ public struct PasskeyChallenge: Sendable, Equatable {
     public var challenge: String
     /// The account a registration is for; nil for a sign-in.
     public var userId: String?
+    /// The client address a sign-in's challenge went to (they are bounded per address).
+    public var source: String?
     public var expiresAt: Date
 
-    public init(tokenHash: String, ceremony: Ceremony, challenge: String, userId: String?, expiresAt: Date) {
+    public init(
+        tokenHash: String,
+        ceremony: Ceremony,
+        challenge: String,
+        userId: String?,
+        source: String? = nil,
+        expiresAt: Date
+    ) {
         self.tokenHash = tokenHash
         self.ceremony = ceremony
         self.challenge = challenge
         self.userId = userId
+        self.source = source
         self.expiresAt = expiresAt
     }
 }
 
 /// Where passkeys and their ceremonies' challenges are kept.
 public protocol PasskeyStore: Sendable {
-    /// Stores a challenge, after deleting the expired ones; false (nothing stored) when
-    /// `limit` live challenges are waiting already.
-    func insertPasskeyChallenge(_ challenge: PasskeyChallenge, limit: Int, now: Date) async throws -> Bool
+    /// Stores a challenge, after deleting the expired ones. A registration's replaces the
+    /// account's earlier ones. A sign-in's is refused (false, nothing stored) when `perSource`
+    /// sign-in challenges of its source, or `limit` in all, are waiting already.
+    func insertPasskeyChallenge(_ challenge: PasskeyChallenge, perSource: Int, limit: Int, now: Date) async throws
+        -> Bool
     /// Deletes the challenge of `tokenHash` and returns it, unless it has expired.
     func takePasskeyChallenge(tokenHash: String, now: Date) async throws -> PasskeyChallenge?
     /// Stores a new passkey with its audit event and notice, unless the user holds `limit`

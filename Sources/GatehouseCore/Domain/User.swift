@@ -116,6 +116,8 @@ public struct Session: Sendable, Equatable {
     /// The admin acting as this session's user (an impersonation), if any. Such a session
     /// lasts a fixed hour: using it does not extend it.
     public var impersonatedBy: String?
+    /// The admin's own session the impersonation began from: it holds only while that does.
+    public var impersonatorSessionId: String?
 
     public init(
         id: String = Identifier.make(),
@@ -126,7 +128,8 @@ public struct Session: Sendable, Equatable {
         expiresAt: Date,
         ip: String?,
         userAgent: String?,
-        impersonatedBy: String? = nil
+        impersonatedBy: String? = nil,
+        impersonatorSessionId: String? = nil
     ) {
         self.id = id
         self.userId = userId
@@ -137,6 +140,7 @@ public struct Session: Sendable, Equatable {
         self.ip = ip
         self.userAgent = userAgent
         self.impersonatedBy = impersonatedBy
+        self.impersonatorSessionId = impersonatorSessionId
     }
 }
 
@@ -149,10 +153,21 @@ public struct Principal: Sendable {
 
     public var user: User
     public var credential: Credential
+    /// The admin acting as `user`, when the session is an impersonation.
+    public var impersonatedBy: String?
 
-    public init(user: User, credential: Credential) {
+    public init(user: User, credential: Credential, impersonatedBy: String? = nil) {
         self.user = user
         self.credential = credential
+        self.impersonatedBy = impersonatedBy
+    }
+
+    public static let impersonating = GatehouseError.forbidden("Not allowed while impersonating")
+
+    /// Refuses, during an impersonation, what would outlast it or is the owner's alone: new API
+    /// keys, SSH keys and passkeys, deleting the account.
+    public func requireNotImpersonated() throws {
+        if impersonatedBy != nil { throw Self.impersonating }
     }
 
     public var sessionId: String? {

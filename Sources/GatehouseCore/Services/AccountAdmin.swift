@@ -21,6 +21,7 @@ public struct AccountAdmin: Sendable {
     /// admin deleting an admin (only a rootAdmin may).
     public func delete(_ targetId: String, by actor: Principal, via path: DeletionPath) async throws {
         guard actor.sessionId != nil else { throw GatehouseError.requiresSession }
+        if path == .own { try actor.requireNotImpersonated() }
         let isSelf = targetId == actor.user.id
         if path == .admin {
             if isSelf { throw GatehouseError.badRequest("Cannot delete your own account via admin endpoint") }
@@ -66,16 +67,22 @@ public struct AccountAdmin: Sendable {
             actorSession.impersonatedBy == nil
         else { throw Self.cannotImpersonate }
         guard let target = try await core.store.user(id: targetId) else { throw Self.userNotFound }
-        guard target.id != actor.user.id, target.role != .rootAdmin, actor.user.role.canManage(target.role) else {
-            throw Self.cannotImpersonate
-        }
+        guard Self.mayImpersonate(actor.user, target) else { throw Self.cannotImpersonate }
         let (token, session) = try await core.sessions.createImpersonation(
             of: target,
             by: actor.user.id,
+            from: actorSessionId,
             ip: ip,
             userAgent: userAgent
         )
         return (token, session, target)
+    }
+
+    /// Whether `admin` may act as `target`: an admin in good standing, acting as an account
+    /// strictly below them that is not a rootAdmin.
+    public static func mayImpersonate(_ admin: User, _ target: User) -> Bool {
+        admin.role.isAdmin && !admin.suspended && target.id != admin.id && target.role != .rootAdmin
+            && admin.role.canManage(target.role)
     }
 
     /// Ends the caller's impersonation and gives back the admin's own session, named by its

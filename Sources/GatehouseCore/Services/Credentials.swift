@@ -36,6 +36,7 @@ public struct Credentials: Sendable {
         )
     {
         guard principal.sessionId != nil else { throw GatehouseError.requiresSession }
+        try principal.requireNotImpersonated()
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
         var issues: [FieldIssue] = []
         if let issue = Validate.name(name, field: "name") { issues.append(issue) }
@@ -119,6 +120,7 @@ public struct Credentials: Sendable {
     public func addSSHKey(by principal: Principal, name: String?, publicKey: String, rules: CredentialRules)
         async throws -> SSHKey
     {
+        try principal.requireNotImpersonated()
         let parsed: SSHPublicKey
         do {
             parsed = try SSHPublicKey.parse(publicKey, minimumRSABits: rules.sshMinimumRSABits)

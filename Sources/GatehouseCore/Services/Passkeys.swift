@@ -63,10 +63,19 @@ public struct Passkeys: Sendable {
     /// Live challenges kept at most (anyone may start a sign-in ceremony).
     static let maxChallengesWaiting = 50_000
     public static let maxNameLength = 100
+    /// Live sign-in challenges one client address may hold.
+    static let maxChallengesPerSource = 20
+
+    /// A name of at most `maxNameLength` characters (and four bytes each).
+    static func fits(_ name: String) -> Bool {
+        name.count <= maxNameLength && name.utf8.count <= 4 * maxNameLength
+    }
     static let knownTransports: Set<String> = ["ble", "cable", "hybrid", "internal", "nfc", "smart-card", "usb"]
 
     /// A challenge for a ceremony: the token for the client's cookie and the challenge itself.
-    func start(_ ceremony: PasskeyChallenge.Ceremony, userId: String?) async throws -> (
+    /// A registration replaces the account's earlier one; sign-ins are bounded per client
+    /// address (`source`) and in all, since anyone may start one.
+    func start(_ ceremony: PasskeyChallenge.Ceremony, userId: String?, source: String?) async throws -> (
         token: String, challenge: String
     ) {
         let token = Secrets.sessionToken()
@@ -79,8 +88,10 @@ public struct Passkeys: Sendable {
                     ceremony: ceremony,
                     challenge: challenge,
                     userId: userId,
+                    source: source,
                     expiresAt: now.addingTimeInterval(Self.challengeLifetime)
                 ),
+                perSource: Self.maxChallengesPerSource,
                 limit: Self.maxChallengesWaiting,
                 now: now
             )
@@ -103,7 +114,8 @@ public struct Passkeys: Sendable {
         token: String, challenge: String, existing: [Passkey]
     ) {
         guard principal.sessionId != nil else { throw GatehouseError.requiresSession }
-        let (token, challenge) = try await start(.registration, userId: principal.user.id)
+        try principal.requireNotImpersonated()
+        let (token, challenge) = try await start(.registration, userId: principal.user.id, source: nil)
         return (token, challenge, try await core.store.passkeys(userId: principal.user.id))
     }
 
@@ -118,8 +130,9 @@ public struct Passkeys: Sendable {
         clientIP: String?
     ) async throws -> Passkey {
         guard principal.sessionId != nil else { throw GatehouseError.requiresSession }
+        try principal.requireNotImpersonated()
         let name = name?.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let name, name.count > Self.maxNameLength {
+        if let name, !Self.fits(name) {
             throw GatehouseError.validation([
                 FieldIssue(field: "name", message: "must be at most \(Self.maxNameLength) characters", code: .tooLong)
             ])
@@ -185,18 +198,19 @@ public struct Passkeys: Sendable {
 
     /// Starts a sign-in with a passkey: the challenge, and the passkeys a signed-in caller may
     /// use (none for an anonymous one: the authenticator offers what it holds for the site).
-    public func startAuthentication(for principal: Principal?) async throws -> (
+    public func startAuthentication(for principal: Principal?, clientIP: String?) async throws -> (
         token: String, challenge: String, allowed: [Passkey]
     ) {
-        let (token, challenge) = try await start(.authentication, userId: principal?.user.id)
+        let (token, challenge) = try await start(.authentication, userId: principal?.user.id, source: clientIP)
         guard let principal else { return (token, challenge, []) }
         return (token, challenge, try await core.store.passkeys(userId: principal.user.id))
     }
 
     /// Signs in with a passkey, like a password sign-in: the login policies (switch, address
     /// limits, lockout) first, then one reserved check against the account's lockout; a failed
-    /// signature counts as a failed sign-in. A passkey is the whole proof: no second factor is
-    /// asked for.
+    /// signature counts as a failed sign-in. A passkey is the whole proof (no second factor is
+    /// asked for), provided the authenticator verified the user (PIN, biometrics) when the
+    /// account has two-factor authentication on.
     public func authenticate(
         token: String?,
         response: PasskeyAuthenticationResponse,
@@ -212,6 +226,13 @@ public struct Passkeys: Sendable {
             throw PasskeyRefusal.notFound
         }
         try await core.checkPolicies(PolicyInput(point: .login, clientIP: clientIP, email: user.email))
+        let key: COSEKey
+        do {
+            key = try COSEKey(encoded: passkey.publicKey)
+        } catch {
+            // Our stored key, not the client's answer: no guess to count.
+            throw PasskeyRefusal.authenticationFailed("the stored key is unusable: \(error)", badSignature: false)
+        }
         try await core.checkPolicies(PolicyInput(point: .credentialCheck, email: user.email))
         let assertion: WebAuthn.Assertion
         do {
@@ -219,12 +240,6 @@ public struct Passkeys: Sendable {
                 let authenticatorData = WebAuthn.base64URLDecoded(response.response.authenticatorData),
                 let signature = WebAuthn.base64URLDecoded(response.response.signature)
             else { throw WebAuthn.Failure.invalid("the response is not base64url") }
-            let key: COSEKey
-            do {
-                key = try COSEKey(encoded: passkey.publicKey)
-            } catch {
-                throw WebAuthn.Failure.invalid("the stored key is unusable: \(error)")
-            }
             assertion = try WebAuthn.verifyAssertion(
                 clientDataJSON: clientData,
                 authenticatorData: authenticatorData,
@@ -252,6 +267,14 @@ public struct Passkeys: Sendable {
             throw error
         }
         await core.recordPolicyEvent(.credentialPassed(email: user.email))
+        // Without user verification a passkey is something held, one factor: not enough for an
+        // account that asked for two.
+        if user.twoFactorEnabled, !assertion.userVerified {
+            throw PasskeyRefusal.authenticationFailed(
+                "user verification is required: the account has two-factor authentication on",
+                badSignature: false
+            )
+        }
         if user.suspended { throw GatehouseError.suspended }
         let token = try await core.signIns.startSession(
             user,
@@ -268,7 +291,7 @@ public struct Passkeys: Sendable {
 
     public func rename(_ id: String, to name: String, by principal: Principal) async throws -> Passkey {
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.isEmpty, name.count <= Self.maxNameLength else {
+        guard !name.isEmpty, Self.fits(name) else {
             throw GatehouseError.validation([
                 FieldIssue(
                     field: "name",

@@ -20,12 +20,12 @@ public struct SessionSettings: Sendable, Equatable {
 
 /// Creates, resolves and ends login sessions.
 public struct Sessions: Sendable {
-    let store: any SessionStore
+    let store: any SessionStore & UserStore
     let settings: @Sendable () -> SessionSettings
     let now: @Sendable () -> Date
 
     public init(
-        store: any SessionStore,
+        store: any SessionStore & UserStore,
         settings: @escaping @Sendable () -> SessionSettings,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
@@ -71,6 +71,7 @@ public struct Sessions: Sendable {
         guard var (session, user) = try await store.session(tokenHash: Secrets.sha256Hex(token), now: now) else {
             return nil
         }
+        if session.impersonatedBy != nil, try await !impersonationHolds(session, of: user, now: now) { return nil }
         let settings = self.settings()
         if now.timeIntervalSince(session.lastSeenAt) >= settings.touchInterval {
             session.lastSeenAt = now
@@ -96,15 +97,17 @@ public struct Sessions: Sendable {
     public func replace(_ sessionId: String, of user: User, ip: String?, userAgent: String?) async throws
         -> (token: String, session: Session)
     {
-        let old = try await store.sessions(userId: user.id, now: now()).first { $0.id == sessionId }
+        guard let old = try await store.sessions(userId: user.id, now: now()).first(where: { $0.id == sessionId })
+        else {
+            throw GatehouseError.unauthorized
+        }
         try await revoke(sessionId: sessionId, userId: user.id)
         var (token, session) = newSession(for: user, ip: ip, userAgent: userAgent)
-        if let old {
-            session.createdAt = old.createdAt
-            if let admin = old.impersonatedBy {
-                session.impersonatedBy = admin
-                session.expiresAt = old.expiresAt
-            }
+        session.createdAt = old.createdAt
+        if old.impersonatedBy != nil {
+            session.impersonatedBy = old.impersonatedBy
+            session.impersonatorSessionId = old.impersonatorSessionId
+            session.expiresAt = old.expiresAt
         }
         try await store.insertSession(session, keepAtMost: settings().maxPerUser, audit: [], mails: [])
         return (token, session)
@@ -113,17 +116,23 @@ public struct Sessions: Sendable {
     /// How long an admin's impersonation of an account lasts.
     public static let impersonationLifetime: TimeInterval = 3600
 
-    /// A session of `target` for the admin `actorId`, ending in an hour however it is used,
-    /// recorded in the audit trail.
-    func createImpersonation(of target: User, by actorId: String, ip: String?, userAgent: String?) async throws
-        -> (token: String, session: Session)
-    {
+    /// A session of `target` for the admin `actorId`, begun from the admin's session
+    /// `actorSessionId`, ending in an hour however it is used, recorded in the audit trail. It
+    /// does not count against the target's own sessions (none of theirs is pruned for it).
+    func createImpersonation(
+        of target: User,
+        by actorId: String,
+        from actorSessionId: String,
+        ip: String?,
+        userAgent: String?
+    ) async throws -> (token: String, session: Session) {
         var (token, session) = newSession(for: target, ip: ip, userAgent: userAgent)
         session.impersonatedBy = actorId
+        session.impersonatorSessionId = actorSessionId
         session.expiresAt = session.createdAt.addingTimeInterval(Self.impersonationLifetime)
         try await store.insertSession(
             session,
-            keepAtMost: settings().maxPerUser,
+            keepAtMost: .max,
             audit: [
                 AuditEvent(
                     .impersonationStarted,
@@ -135,6 +144,17 @@ public struct Sessions: Sendable {
             mails: []
         )
         return (token, session)
+    }
+
+    /// Whether an impersonation still holds, checked on every use (from the database, not a
+    /// cache): the admin's own session lives, and the admin may still act as this user (an
+    /// admin banned, demoted, deleted or signed out, or a user promoted, ends it at once).
+    func impersonationHolds(_ session: Session, of user: User, now: Date) async throws -> Bool {
+        guard let adminId = session.impersonatedBy, let adminSessionId = session.impersonatorSessionId,
+            let adminSession = try await store.session(id: adminSessionId, now: now), adminSession.userId == adminId,
+            adminSession.impersonatedBy == nil, let admin = try await store.user(id: adminId)
+        else { return false }
+        return AccountAdmin.mayImpersonate(admin, user)
     }
 
     /// The live session with this id (or this token), whoever's it is.

@@ -37,7 +37,11 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         for token in tokens {
             if let (session, user) = try await sessions.resolve(token: token) {
-                return Principal(user: user, credential: .session(id: session.id))
+                return Principal(
+                    user: user,
+                    credential: .session(id: session.id),
+                    impersonatedBy: session.impersonatedBy
+                )
             }
         }
         return nil
@@ -54,7 +58,11 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 if token.hasPrefix(APIKey.marker) {
                     if let principal = try await apiKeyPrincipal(token) { return principal }
                 } else if let (session, user) = try await sessions.resolve(token: token) {
-                    return Principal(user: user, credential: .session(id: session.id))
+                    return Principal(
+                        user: user,
+                        credential: .session(id: session.id),
+                        impersonatedBy: session.impersonatedBy
+                    )
                 }
             }
         }

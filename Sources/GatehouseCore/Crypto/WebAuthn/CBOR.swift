@@ -54,7 +54,8 @@ public indirect enum CBOR: Sendable, Equatable {
 
 /// Decodes CBOR from untrusted bytes: every length is checked against the bytes that are left
 /// before anything is allocated, nesting is bounded, indefinite lengths, reserved encodings,
-/// text that is not UTF-8 and maps that repeat a key are refused. Any failure is a
+/// text that is not UTF-8, map keys other than integers and text, and maps that repeat a key
+/// are refused. Any failure is a
 /// `CBORDecoder.Failure`, never a trap.
 public struct CBORDecoder {
     public enum Failure: Error, Equatable {
@@ -158,6 +159,11 @@ public struct CBORDecoder {
             pairs.reserveCapacity(Int(count))
             for _ in 0..<count {
                 let key = try item(depth: depth + 1)
+                // Integer and text keys only (all WebAuthn uses), so the repeat check stays cheap.
+                switch key {
+                case .unsigned, .negative, .text: break
+                default: throw .malformed("a map key that is not an integer or text")
+                }
                 let value = try item(depth: depth + 1)
                 guard !pairs.contains(where: { $0.key == key }) else { throw .malformed("a map repeats a key") }
                 pairs.append(CBOR.Pair(key: key, value: value))

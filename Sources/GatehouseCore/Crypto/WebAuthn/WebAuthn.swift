@@ -143,6 +143,9 @@ public enum WebAuthn {
             throw .invalid("the credential is for another relying party")
         }
         guard data.flags.contains(.userPresent) else { throw .invalid("the user was not present") }
+        if data.flags.contains(.backedUp), !data.flags.contains(.backupEligible) {
+            throw .invalid("a credential backed up that cannot be")
+        }
     }
 
     /// A credential checked at registration.

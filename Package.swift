@@ -90,6 +90,7 @@ let package = Package(
             path: "Plugins/StellarStackRoutes"
         ),
         .target(name: "ServerRoutes", dependencies: ["GatehouseCore"], path: "Plugins/ServerRoutes"),
+        .target(name: "OperationsRoutes", dependencies: ["GatehouseCore"], path: "Plugins/OperationsRoutes"),
         .target(
             name: "Policies",
             dependencies: [
@@ -109,8 +110,8 @@ let package = Package(
         .target(
             name: "StandardModules",
             dependencies: [
-                "GatehouseCore", "AuthRoutes", "EcliPanelRoutes", "StellarStackRoutes", "ServerRoutes", "Policies",
-                "Mailers",
+                "GatehouseCore", "AuthRoutes", "EcliPanelRoutes", "StellarStackRoutes", "ServerRoutes",
+                "OperationsRoutes", "Policies", "Mailers",
             ],
             path: "Plugins/StandardModules"
         ),

@@ -2,6 +2,7 @@ import AuthRoutes
 import EcliPanelRoutes
 import GatehouseCore
 import Mailers
+import OperationsRoutes
 import Policies
 import ServerRoutes
 import StellarStackRoutes
@@ -15,6 +16,7 @@ public enum StandardModules {
         EcliPanelRoutes.self,
         StellarStackRoutes.self,
         ServerRoutes.self,
+        OperationsRoutes.self,
         FeatureFlags.self,
         GeoblockPolicy.self,
         PasswordPolicy.self,

@@ -62,4 +62,22 @@ extension SQLiteStore {
             return try request.fetchAll(db).map(\.event)
         }
     }
+
+    public func auditEvents(_ query: AuditQuery) async throws -> [AuditEvent] {
+        typealias C = AuditRecord.Columns
+        return try await pool.read { db in
+            var request = AuditRecord.order(Column.rowID.desc).limit(query.limit)
+            if let userId = query.userId { request = request.filter(C.userId == userId) }
+            if let kind = query.kind { request = request.filter(C.kind == kind.rawValue) }
+            if let actorId = query.actorId { request = request.filter(C.actorId == actorId) }
+            if let before = query.before {
+                // Older than that event; an id that names none gives an empty page.
+                request = request.filter(
+                    sql: "rowid < (SELECT rowid FROM audit_events WHERE id = ?)",
+                    arguments: [before]
+                )
+            }
+            return try request.fetchAll(db).map(\.event)
+        }
+    }
 }

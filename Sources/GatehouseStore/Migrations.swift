@@ -200,6 +200,10 @@ enum Migrations {
                 t.column("expiresAt", .datetime).notNull().indexed()
             }
         }
+        migrator.registerMigration("v11-outbox-template") { db in
+            // Which template a mail was made from, for the admins' view of the outbox.
+            try db.alter(table: "mail_outbox") { t in t.add(column: "template", .text) }
+        }
         return migrator
     }
 }

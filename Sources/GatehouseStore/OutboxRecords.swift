@@ -19,6 +19,7 @@ struct OutboxRecord: FetchableRecord, PersistableRecord {
         static let messageId = Column("messageId")
         static let createdAt = Column("createdAt")
         static let sentAt = Column("sentAt")
+        static let template = Column("template")
     }
 
     var mail: OutboxMail
@@ -39,7 +40,8 @@ struct OutboxRecord: FetchableRecord, PersistableRecord {
             lastError: row[C.lastError],
             messageId: row[C.messageId],
             createdAt: row[C.createdAt],
-            sentAt: row[C.sentAt]
+            sentAt: row[C.sentAt],
+            template: row[C.template]
         )
     }
 
@@ -57,6 +59,7 @@ struct OutboxRecord: FetchableRecord, PersistableRecord {
         container[C.messageId] = mail.messageId
         container[C.createdAt] = mail.createdAt
         container[C.sentAt] = mail.sentAt
+        container[C.template] = mail.template
     }
 }
 
@@ -143,6 +146,34 @@ extension SQLiteStore {
 
     /// Every mail in the outbox, oldest first: what tests and tools look at (the server itself
     /// only claims due mail).
+    public func outboxMails(status: OutboxMail.Status?, before: String?, limit: Int) async throws -> [OutboxMail] {
+        typealias C = OutboxRecord.Columns
+        return try await pool.read { db in
+            var request = OutboxRecord.order(Column.rowID.desc).limit(limit)
+            if let status { request = request.filter(C.status == status.rawValue) }
+            if let before {
+                request = request.filter(
+                    sql: "rowid < (SELECT rowid FROM mail_outbox WHERE id = ?)",
+                    arguments: [before]
+                )
+            }
+            return try request.fetchAll(db).map(\.mail)
+        }
+    }
+
+    public func retryFailedMail(id: String, now: Date, audit: AuditEvent) async throws -> Bool {
+        typealias C = OutboxRecord.Columns
+        return try await pool.write { db in
+            guard
+                try OutboxRecord.filter(C.id == id && C.status == OutboxMail.Status.failed.rawValue)
+                    .updateAll(db, C.status.set(to: OutboxMail.Status.pending.rawValue), C.nextAttemptAt.set(to: now))
+                    > 0
+            else { return false }
+            try AuditRecord(audit).insert(db)
+            return true
+        }
+    }
+
     public func outboxMails() async throws -> [OutboxMail] {
         try await pool.read { db in
             try OutboxRecord.order(OutboxRecord.Columns.createdAt, OutboxRecord.Columns.id).fetchAll(db).map(\.mail)

@@ -53,9 +53,8 @@ func refusedPaths(_ yaml: String?, environment: [String: String] = [:]) async ->
         #expect(fromFile.modules.map { type(of: $0).id } == standardModules.defaultModules)
         #expect(
             standardModules.defaultModules == [
-                "routes.auth", "routes.eclipanel", "routes.stellarstack", "routes.servers", "policy.flags",
-                "policy.geoblock",
-                "policy.password", "policy.age", "policy.ratelimit",
+                "routes.auth", "routes.eclipanel", "routes.stellarstack", "routes.servers", "routes.operations",
+                "policy.flags", "policy.geoblock", "policy.password", "policy.age", "policy.ratelimit",
             ]
         )
     }

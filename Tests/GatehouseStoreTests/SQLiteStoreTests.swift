@@ -40,7 +40,7 @@ func makeUser(_ email: String = "ada@example.com") -> User {
             try await store.appliedMigrations() == [
                 "v1-users-sessions", "v2-mail-outbox", "v3-email-verifications", "v4-password-resets",
                 "v5-audit-two-factor", "v6-api-keys-ssh-keys", "v7-servers", "v8-trusted-devices-codes-email-changes",
-                "v9-session-impersonation", "v10-passkeys",
+                "v9-session-impersonation", "v10-passkeys", "v11-outbox-template",
             ]
         )
         let (journal, foreignKeys) = try await store.pool.read { db in

@@ -204,6 +204,7 @@ import Testing
         welcome.lastError = "550 no"
         welcome.messageId = "<m@x>"
         welcome.sentAt = t1
+        welcome.template = "verify-email"
         var registered = AuditEvent(.userRegistered, userId: newcomer.id, ip: nil, detail: [:], at: t0)
         registered.id = "eeaaaaaaaaaaaaaaaaaaaaaaa"
         try await store.createAccount(newcomer, verification: verification, mail: welcome, audit: registered)
@@ -246,9 +247,9 @@ import Testing
                 #"id="caaaaaaaaaaaaaaaaaaaaaaaa" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" tokenHash="ch" expiresAt=… attempts=1 createdAt="2026-01-01 00:00:00.125""#
             ],
             "mail_outbox": [
-                #"id="maaaaaaaaaaaaaaaaaaaaaaaa" to="ada@example.com" subject="Hi" text="t" html="<p>t</p>" status="pending" attempts=0 nextAttemptAt="2026-01-01 00:00:00.125" lastError=NULL messageId=NULL createdAt="2026-01-01 00:00:00.125" sentAt=NULL"#,
-                #"id="mbaaaaaaaaaaaaaaaaaaaaaaa" to="ada@example.com" subject="Hi" text="t" html="<p>t</p>" status="pending" attempts=0 nextAttemptAt="2026-01-01 00:00:00.125" lastError=NULL messageId=NULL createdAt="2026-01-01 00:00:00.125" sentAt=NULL"#,
-                #"id="mcaaaaaaaaaaaaaaaaaaaaaaa" to="ada@example.com" subject="Hi" text="t" html="<p>t</p>" status="failed" attempts=3 nextAttemptAt="2026-01-01 00:00:00.125" lastError="550 no" messageId="<m@x>" createdAt="2026-01-01 00:00:00.125" sentAt="2026-01-01 01:00:00.125""#,
+                #"id="maaaaaaaaaaaaaaaaaaaaaaaa" to="ada@example.com" subject="Hi" text="t" html="<p>t</p>" status="pending" attempts=0 nextAttemptAt="2026-01-01 00:00:00.125" lastError=NULL messageId=NULL createdAt="2026-01-01 00:00:00.125" sentAt=NULL template=NULL"#,
+                #"id="mbaaaaaaaaaaaaaaaaaaaaaaa" to="ada@example.com" subject="Hi" text="t" html="<p>t</p>" status="pending" attempts=0 nextAttemptAt="2026-01-01 00:00:00.125" lastError=NULL messageId=NULL createdAt="2026-01-01 00:00:00.125" sentAt=NULL template=NULL"#,
+                #"id="mcaaaaaaaaaaaaaaaaaaaaaaa" to="ada@example.com" subject="Hi" text="t" html="<p>t</p>" status="failed" attempts=3 nextAttemptAt="2026-01-01 00:00:00.125" lastError="550 no" messageId="<m@x>" createdAt="2026-01-01 00:00:00.125" sentAt="2026-01-01 01:00:00.125" template="verify-email""#,
             ],
             "passkey_challenges": [
                 #"tokenHash="pch" ceremony="registration" challenge="Y2hhbGxlbmdl" userId="uaaaaaaaaaaaaaaaaaaaaaaaa" source=NULL expiresAt="2026-01-01 01:00:00.125""#

@@ -27,6 +27,7 @@ public struct AuditEvent: Sendable, Equatable {
         case impersonationStopped = "impersonation.stopped"
         case passkeyAdded = "passkey.added"
         case passkeyDeleted = "passkey.deleted"
+        case mailRetried = "mail.retried"
     }
 
     public var id: String
@@ -69,6 +70,32 @@ public protocol AuditStore: Sendable {
     func recordAudit(_ event: AuditEvent) async throws
     /// The newest events first, of one account or of all.
     func auditEvents(userId: String?, limit: Int) async throws -> [AuditEvent]
+    /// The newest events first that `query` picks, older than its `before` (keyset pagination).
+    func auditEvents(_ query: AuditQuery) async throws -> [AuditEvent]
     /// Deletes the events recorded before `cutoff` (`audit.retentionDays`); returns how many.
     @discardableResult func deleteAuditEvents(before cutoff: Date) async throws -> Int
+}
+
+/// Which audit events an admin asks for: by account, kind and actor, a page of `limit` older
+/// than the event `before`.
+public struct AuditQuery: Sendable, Equatable {
+    public var userId: String?
+    public var kind: AuditEvent.Kind?
+    public var actorId: String?
+    public var before: String?
+    public var limit: Int
+
+    public init(
+        userId: String? = nil,
+        kind: AuditEvent.Kind? = nil,
+        actorId: String? = nil,
+        before: String? = nil,
+        limit: Int = 50
+    ) {
+        self.userId = userId
+        self.kind = kind
+        self.actorId = actorId
+        self.before = before
+        self.limit = limit
+    }
 }

@@ -27,8 +27,11 @@ public struct OutboxMail: Sendable, Equatable {
     public var messageId: String?
     public var createdAt: Date
     public var sentAt: Date?
+    /// The template it was made from (`verify-email`, `password-reset`, ...), for admins.
+    public var template: String?
 
-    public init(message: MailMessage, now: Date) {
+    public init(message: MailMessage, now: Date, template: String? = nil) {
+        self.template = template
         id = Identifier.make(now: now)
         to = message.to
         subject = message.subject
@@ -52,8 +55,10 @@ public struct OutboxMail: Sendable, Equatable {
         lastError: String?,
         messageId: String?,
         createdAt: Date,
-        sentAt: Date?
+        sentAt: Date?,
+        template: String? = nil
     ) {
+        self.template = template
         self.id = id
         self.to = to
         self.subject = subject
@@ -86,6 +91,11 @@ public protocol OutboxStore: Sendable {
     /// When the next pending mail is due, if any.
     func nextMailDue() async throws -> Date?
     func outboxMail(id: String) async throws -> OutboxMail?
+    /// The newest mails first, of one status or all, older than the mail `before` (keyset
+    /// pagination).
+    func outboxMails(status: OutboxMail.Status?, before: String?, limit: Int) async throws -> [OutboxMail]
+    /// Puts a failed mail back to pending, due now; false when there is no failed mail `id`.
+    func retryFailedMail(id: String, now: Date, audit: AuditEvent) async throws -> Bool
 }
 
 /// Wakes the outbox worker when a mail is queued, instead of waiting for its next poll.

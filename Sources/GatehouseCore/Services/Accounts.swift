@@ -246,6 +246,10 @@ extension Accounts {
         var values = values
         values["productName"] = core.settings.mail.productName
         let body = try MailTemplates.shared.render(name, values)
-        return OutboxMail(message: MailMessage(to: to, subject: subject, text: body.text, html: body.html), now: Date())
+        return OutboxMail(
+            message: MailMessage(to: to, subject: subject, text: body.text, html: body.html),
+            now: Date(),
+            template: name
+        )
     }
 }

@@ -256,7 +256,7 @@ public struct Profiles: Sendable {
 
     /// An address shown partly: the first character of the local part and the domain
     /// (`a•••@example.com`), enough for the owner to recognise it.
-    static func masked(_ email: String) -> String {
+    public static func masked(_ email: String) -> String {
         let parts = email.split(separator: "@", maxSplits: 1)
         guard parts.count == 2, let first = parts[0].first else { return "•••" }
         return "\(first)•••@\(parts[1])"

@@ -11,7 +11,9 @@ struct Gatehouse: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gatehouse",
         abstract: "The account service for game-server hosting panels.",
-        subcommands: [Serve.self, CheckConfig.self, Migrate.self, UserCommand.self, MailCommand.self],
+        subcommands: [
+            Serve.self, CheckConfig.self, Migrate.self, Backup.self, Restore.self, UserCommand.self, MailCommand.self,
+        ],
         defaultSubcommand: Serve.self
     )
 }
@@ -83,13 +85,17 @@ struct Serve: AsyncParsableCommand {
         Terminal.bootstrapLogging(level: runtime.settings.logLevel)
         let logger = Logger(label: "gatehouse")
         logger.notice("config: \(options.source.filePath ?? "built-in defaults")")
+        // Held while serving: no second server, and no restore, on this database meanwhile.
+        let lock: DatabaseLock
         let host: GatehouseServer
         do {
+            lock = try DatabaseLock(databaseAt: runtime.settings.database.path)
             host = try await GatehouseServer.boot(options.source, logger: logger)
         } catch {
             Terminal.fail("cannot start: \(error)")
         }
         try await host.run()
+        withExtendedLifetime(lock) {}
     }
 }
 
@@ -124,6 +130,64 @@ struct Migrate: AsyncParsableCommand {
             print("database \(runtime.settings.database.path): migrations applied: \(applied.joined(separator: ", "))")
         } catch {
             Terminal.fail("migration failed: \(error)")
+        }
+    }
+}
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy the live database and its key file (PATH and PATH.key), while it serves."
+    )
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "Where the copy goes (a new file); the key file goes to PATH.key.") var path: String
+
+    func run() async throws {
+        let database = try await options.load().settings.database
+        let keyCopy = path + ".key"
+        guard !FileManager.default.fileExists(atPath: keyCopy) else { Terminal.fail("\(keyCopy) exists already") }
+        do {
+            let users = try SQLiteStore.backup(databaseAt: database.path, to: path)
+            try FileManager.default.copyItem(atPath: database.keyFile, toPath: keyCopy)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyCopy)
+            print("backup of \(database.path) written to \(path) (\(users) users, checked); key file: \(keyCopy)")
+        } catch {
+            Terminal.fail("backup failed: \(error)")
+        }
+    }
+}
+
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put a backup (PATH and PATH.key) in place of the database. Refused while a server runs on it."
+    )
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "A file `gatehouse backup` wrote; its key file is PATH.key.") var path: String
+    @Flag(help: "Replace a database that exists.") var force = false
+
+    func run() async throws {
+        let database = try await options.load().settings.database
+        let key = path + ".key"
+        guard FileManager.default.fileExists(atPath: path), FileManager.default.fileExists(atPath: key) else {
+            Terminal.fail("\(path) and \(key) must both exist")
+        }
+        let lock: DatabaseLock
+        do {
+            lock = try DatabaseLock(databaseAt: database.path)
+        } catch {
+            Terminal.fail("\(error): stop the server first")
+        }
+        if !force, FileManager.default.fileExists(atPath: database.path) {
+            Terminal.fail("\(database.path) exists: restore with --force to replace it")
+        }
+        do {
+            let users = try SQLiteStore.restore(backupAt: path, to: database.path, holding: lock)
+            let files = FileManager.default
+            try? files.removeItem(atPath: database.keyFile)
+            try files.copyItem(atPath: key, toPath: database.keyFile)
+            try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: database.keyFile)
+            print("restored \(path) to \(database.path) (\(users) users); key file: \(database.keyFile)")
+        } catch {
+            Terminal.fail("restore failed: \(error)")
         }
     }
 }

@@ -32,7 +32,7 @@ import Testing
         #expect(output.contains("config OK"))
         #expect(
             output.contains(
-                "routes.auth, routes.eclipanel, routes.stellarstack, routes.servers, policy.flags, policy.geoblock, policy.password, policy.age, policy.ratelimit"
+                "routes.auth, routes.eclipanel, routes.stellarstack, routes.servers, routes.operations, policy.flags, policy.geoblock, policy.password, policy.age, policy.ratelimit"
             )
         )
     }

@@ -67,11 +67,17 @@ enum Terminal {
         Foundation.exit(1)
     }
 
-    static func bootstrapLogging(level: String) {
+    static func bootstrapLogging(level: String, format: CoreSettings.LogFormat = .text) {
+        let level = Logger.Level(rawValue: level) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardOutput(label: label)
-            handler.logLevel = Logger.Level(rawValue: level) ?? .info
-            return handler
+            switch format {
+            case .json:
+                return JSONLogHandler(label: label, level: level)
+            case .text:
+                var handler = StreamLogHandler.standardOutput(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
     }
 }
@@ -82,7 +88,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = try await options.load()
-        Terminal.bootstrapLogging(level: runtime.settings.logLevel)
+        Terminal.bootstrapLogging(level: runtime.settings.logLevel, format: runtime.settings.logFormat)
         let logger = Logger(label: "gatehouse")
         logger.notice("config: \(options.source.filePath ?? "built-in defaults")")
         // Held while serving: no second server, and no restore, on this database meanwhile.

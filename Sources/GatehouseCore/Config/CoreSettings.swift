@@ -50,6 +50,8 @@ public struct CoreSettings: Sendable, Equatable {
     public var adultAges: AdultAges
     public var mail: MailSettings
     public var logLevel: String
+    /// `log.format`: lines for people, or one JSON object per line for a collector.
+    public var logFormat: LogFormat = .text
     /// Audit events older than this many days are deleted by the hourly sweep.
     public var auditRetentionDays: Int
 
@@ -133,6 +135,7 @@ public struct CoreSettings: Sendable, Equatable {
         }
 
         let logLevel = try root.section("log").choice("level", default: LogLevel.info).rawValue
+        let logFormat = try root.section("log").choice("format", default: LogFormat.text)
 
         return CoreSettings(
             server: serverSettings,
@@ -144,6 +147,7 @@ public struct CoreSettings: Sendable, Equatable {
             adultAges: try AdultAges.read(root.section("policies.age")),
             mail: mail,
             logLevel: logLevel,
+            logFormat: logFormat,
             auditRetentionDays: try root.section("audit").int("retentionDays", default: 365, in: 1...36500)
         )
     }
@@ -152,12 +156,17 @@ public struct CoreSettings: Sendable, Equatable {
         case trace, debug, info, notice, warning, error, critical
     }
 
+    public enum LogFormat: String, CaseIterable, Sendable {
+        case text, json
+    }
+
     /// The keys whose change takes a restart, among those that differ from `old`. A reload
     /// that changes any of them is refused.
     public func restartRequired(comparedWith old: CoreSettings) -> [String] {
         var changed: [String] = []
         if server.host != old.server.host { changed.append("server.host") }
         if server.port != old.server.port { changed.append("server.port") }
+        if logFormat != old.logFormat { changed.append("log.format") }
         if server.readTimeout != old.server.readTimeout { changed.append("server.readTimeout") }
         if server.idleTimeout != old.server.idleTimeout { changed.append("server.idleTimeout") }
         if server.maxConnections != old.server.maxConnections { changed.append("server.maxConnections") }

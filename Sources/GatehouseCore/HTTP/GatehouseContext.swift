@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// The request context of every route: who is calling, and from where.
 public struct GatehouseContext: RequestContext {
@@ -16,6 +17,19 @@ public struct GatehouseContext: RequestContext {
     public let peerIP: String?
     /// The peer is one of `server.trustedProxies`: headers it sets may be believed.
     public var viaTrustedProxy = false
+    /// Who the request turned out to be, for the request's log line (written by the outermost
+    /// middleware, which sees the context as it was before authentication).
+    public let caller = Caller()
+
+    /// Shared by every copy of one request's context.
+    public final class Caller: Sendable {
+        let userId = Mutex<String?>(nil)
+        public init() {}
+        public var id: String? {
+            get { userId.withLock { $0 } }
+            set { userId.withLock { $0 = newValue } }
+        }
+    }
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

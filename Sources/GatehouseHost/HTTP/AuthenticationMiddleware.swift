@@ -22,6 +22,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         } else {
             context.principal = try await headerPrincipal(for: request)
         }
+        context.caller.id = context.principal?.user.id
         return try await next(request, context)
     }
 

@@ -4,8 +4,10 @@ import HTTPTypes
 import Hummingbird
 import Logging
 
-/// One log line per request: method, path (without query), status, duration and request id.
-/// The id is also returned in `X-Request-Id`. Bodies, cookies and headers are never logged.
+/// One log line per request: method, route, status, duration, request id, the user when
+/// known and the client's address. The route is the template a request matched
+/// (`/api/auth/reset-password/{token}`), so a token in a path never reaches the log; bodies,
+/// queries, cookies and headers are never logged. The id is also returned in `X-Request-Id`.
 struct RequestLogMiddleware: RouterMiddleware {
     typealias Context = GatehouseContext
 
@@ -19,10 +21,17 @@ struct RequestLogMiddleware: RouterMiddleware {
         let elapsed = ContinuousClock.now - start
         let millis = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         response.headers[.xRequestID] = context.id
-        context.logger.info(
-            "\(request.method) \(request.uri.path) \(response.status.code)",
-            metadata: ["ms": "\(String(format: "%.1f", millis))", "client": "\(context.clientIP ?? "-")"]
-        )
+        let route = context.endpointPath ?? "(no route)"
+        var metadata: Logger.Metadata = [
+            "request_id": "\(context.id)",
+            "method": "\(request.method)",
+            "route": "\(route)",
+            "status": "\(response.status.code)",
+            "duration_ms": "\(String(format: "%.1f", millis))",
+            "client_ip": "\(context.clientIP ?? "-")",
+        ]
+        if let userId = context.caller.id { metadata["user_id"] = "\(userId)" }
+        context.logger.info("\(request.method) \(route) \(response.status.code)", metadata: metadata)
         return response
     }
 }

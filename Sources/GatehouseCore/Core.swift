@@ -44,16 +44,26 @@ public final class Core: Sendable {
     public let outboxNudge = Nudge()
     /// What modules keep across reloads (a rate limiter's counters), by key.
     public let moduleState = ModuleStatePool()
+    /// The service's numbers (`GatehouseMetrics`).
+    public let metrics: GatehouseMetrics
     private let current: Mutex<Runtime>
 
-    public init(store: any GatehouseStore, runtime: Runtime, secretKey: SecretKey, logger: Logger) {
+    public init(
+        store: any GatehouseStore,
+        runtime: Runtime,
+        secretKey: SecretKey,
+        logger: Logger,
+        metrics: GatehouseMetrics = GatehouseMetrics()
+    ) {
         self.store = store
         self.secretKey = secretKey
         self.logger = logger
+        self.metrics = metrics
         self.current = Mutex(runtime)
         self.passwords = PasswordHasher(
             parameters: runtime.settings.passwordHashing.argon2,
-            threads: runtime.settings.passwordHashing.threads
+            threads: runtime.settings.passwordHashing.threads,
+            metrics: metrics
         )
     }
 

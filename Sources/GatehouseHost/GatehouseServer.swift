@@ -18,10 +18,13 @@ public final class GatehouseServer: Sendable {
     let outboxActivity = OutboxActivity()
     /// When SIGTERM or SIGINT was heard, and whether the shutdown is over.
     let shutdown = Mutex(ShutdownState())
+    /// Where the core's metrics land, and what a scrape reads.
+    let exporter: MetricsExporter
 
-    init(source: ConfigSource, core: Core, logger: Logger) {
+    init(source: ConfigSource, core: Core, exporter: MetricsExporter, logger: Logger) {
         self.source = source
         self.core = core
+        self.exporter = exporter
         self.logger = logger
         let server = core.settings.server
         connectionLimits = ConnectionLimits(
@@ -40,9 +43,11 @@ public final class GatehouseServer: Sendable {
         )
         try await store.migrate()
         let secretKey = try SecretKey.loadOrCreate(path: settings.database.keyFile)
+        let exporter = MetricsExporter()
         return GatehouseServer(
             source: source,
-            core: Core(store: store, runtime: runtime, secretKey: secretKey, logger: logger),
+            core: Core(store: store, runtime: runtime, secretKey: secretKey, logger: logger, metrics: exporter.metrics),
+            exporter: exporter,
             logger: logger
         )
     }
@@ -55,7 +60,7 @@ public final class GatehouseServer: Sendable {
         let router = Router(context: GatehouseContext.self)
         let routes = RouteTable(router: router)
         // Order matters: Hummingbird binds middleware to the routes added after it.
-        routes.add(middleware: RequestLogMiddleware())
+        routes.add(middleware: RequestLogMiddleware(metrics: core.metrics))
         routes.add(middleware: ErrorMiddleware(routes: routes, core: core))
         routes.add(middleware: ClientAddressMiddleware(core: core))
         HealthRoutes.mount(on: routes.group(), core: core)
@@ -105,7 +110,9 @@ public final class GatehouseServer: Sendable {
         let modules = core.runtime.modules.map { type(of: $0).id }.joined(separator: ", ")
         logger.notice("modules: \(modules)")
         if let warning = core.mail.provider.startWarning { logger.warning("\(warning)") }
-        let app = application(services: [ReloadService(host: self)])
+        let app = application(services: [
+            ReloadService(host: self), MetricsService(core: core, exporter: exporter, logger: logger),
+        ])
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 // Services shut down last to first: the watch hears the signal first.
@@ -177,12 +184,15 @@ enum AdminRoutes {
             do {
                 try await host.reload()
             } catch let refused as ConfigRefused {
+                host.core.metrics.reload(ok: false)
                 host.logger.error("config reload refused, the running config stays in force:\n\(refused)")
                 throw GatehouseError.validation(refused.issues.map { FieldIssue(field: $0.path, message: $0.message) })
             } catch {
+                host.core.metrics.reload(ok: false)
                 host.logger.error("config reload refused, the running config stays in force:\n\(error)")
                 throw GatehouseError.badRequest("Config reload refused: \(error)")
             }
+            host.core.metrics.reload(ok: true)
             host.logger.notice("config reloaded (by \(principal.user.id))")
             return JSONReply(.success)
         }

@@ -29,12 +29,23 @@ final class CredentialCache<Value: Sendable>: Sendable {
 
     private let state = Mutex(State())
     static var capacity: Int { 10_000 }
+    private let found = Atomic<Int>(0)
+    private let missed = Atomic<Int>(0)
+
+    /// Lookups answered from memory, and not, so far.
+    var lookups: (hits: Int, misses: Int) { (found.load(ordering: .relaxed), missed.load(ordering: .relaxed)) }
 
     /// Note this before reading what `store` will keep.
     var generation: UInt64 { state.withLock { $0.counter } }
 
     func lookup(_ tokenHash: String) -> Value? {
-        state.withLock { $0.entries[tokenHash]?.value }
+        let value = state.withLock { $0.entries[tokenHash]?.value }
+        if value == nil {
+            missed.add(1, ordering: .relaxed)
+        } else {
+            found.add(1, ordering: .relaxed)
+        }
+        return value
     }
 
     /// Keeps a value of `userId` read while the cache was at `generation`, unless that user's

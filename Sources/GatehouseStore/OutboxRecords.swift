@@ -174,6 +174,18 @@ extension SQLiteStore {
         }
     }
 
+    /// How many mails the outbox holds in each status.
+    public func outboxCounts() async throws -> [OutboxMail.Status: Int] {
+        try await pool.read { db in
+            var counts: [OutboxMail.Status: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM mail_outbox GROUP BY status") {
+                let status: String = row["status"]
+                if let known = OutboxMail.Status(rawValue: status) { counts[known] = row["n"] }
+            }
+            return counts
+        }
+    }
+
     public func outboxMails() async throws -> [OutboxMail] {
         try await pool.read { db in
             try OutboxRecord.order(OutboxRecord.Columns.createdAt, OutboxRecord.Columns.id).fetchAll(db).map(\.mail)

@@ -183,6 +183,9 @@ public final class SQLiteStore: GatehouseStore {
         )
     }
 
+    /// Session lookups answered from the cache, and not, since the start.
+    public var sessionCacheLookups: (hits: Int, misses: Int) { sessionCache.lookups }
+
     public func session(tokenHash: String, now: Date) async throws -> (Session, User)? {
         if let cached = sessionCache.lookup(tokenHash) {
             return cached.0.expiresAt > now ? cached : nil

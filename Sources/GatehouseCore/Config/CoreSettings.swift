@@ -34,6 +34,14 @@ public struct CoreSettings: Sendable, Equatable {
         public var keyFile: String
     }
 
+    /// The Prometheus listener (`metrics.*`): its own address, loopback by default, so metrics
+    /// are never public by accident.
+    public struct Metrics: Sendable, Equatable {
+        public var enabled: Bool
+        public var host: String
+        public var port: Int
+    }
+
     public struct PasswordHashing: Sendable, Equatable {
         public var argon2: Argon2Parameters
         /// Hashes computed at once; more wait their turn.
@@ -52,6 +60,7 @@ public struct CoreSettings: Sendable, Equatable {
     public var logLevel: String
     /// `log.format`: lines for people, or one JSON object per line for a collector.
     public var logFormat: LogFormat = .text
+    public var metrics = Metrics(enabled: true, host: "127.0.0.1", port: 9464)
     /// Audit events older than this many days are deleted by the hourly sweep.
     public var auditRetentionDays: Int
 
@@ -136,6 +145,12 @@ public struct CoreSettings: Sendable, Equatable {
 
         let logLevel = try root.section("log").choice("level", default: LogLevel.info).rawValue
         let logFormat = try root.section("log").choice("format", default: LogFormat.text)
+        let metricsSection = root.section("metrics")
+        let metrics = Metrics(
+            enabled: try metricsSection.bool("enabled", default: true),
+            host: try metricsSection.string("host", default: "127.0.0.1"),
+            port: try metricsSection.int("port", default: 9464, in: 0...65535)
+        )
 
         return CoreSettings(
             server: serverSettings,
@@ -148,6 +163,7 @@ public struct CoreSettings: Sendable, Equatable {
             mail: mail,
             logLevel: logLevel,
             logFormat: logFormat,
+            metrics: metrics,
             auditRetentionDays: try root.section("audit").int("retentionDays", default: 365, in: 1...36500)
         )
     }
@@ -167,6 +183,7 @@ public struct CoreSettings: Sendable, Equatable {
         if server.host != old.server.host { changed.append("server.host") }
         if server.port != old.server.port { changed.append("server.port") }
         if logFormat != old.logFormat { changed.append("log.format") }
+        if metrics != old.metrics { changed.append("metrics") }
         if server.readTimeout != old.server.readTimeout { changed.append("server.readTimeout") }
         if server.idleTimeout != old.server.idleTimeout { changed.append("server.idleTimeout") }
         if server.maxConnections != old.server.maxConnections { changed.append("server.maxConnections") }

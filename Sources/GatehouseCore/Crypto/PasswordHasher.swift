@@ -32,12 +32,24 @@ public final class PasswordHasher: Sendable {
     /// answer takes as long as for a known one.
     private let dummyHash: String
     private let verifications = Atomic<Int>(0)
+    private let waiting = Atomic<Int>(0)
+    private let working = Atomic<Int>(0)
+    private let metrics: GatehouseMetrics
+
+    /// Hashes and verifications waiting for a thread, and running on one.
+    public var queued: Int { waiting.load(ordering: .relaxed) }
+    public var running: Int { working.load(ordering: .relaxed) }
 
     /// How many argon2 verifications have run (real or dummy): what a sign-in costs, counted.
     public var verificationsRun: Int { verifications.load(ordering: .relaxed) }
 
-    public init(parameters: Argon2Parameters = .default, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    public init(
+        parameters: Argon2Parameters = .default,
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        metrics: GatehouseMetrics = GatehouseMetrics()
+    ) {
         self.parameters = parameters
+        self.metrics = metrics
         self.pool = NIOThreadPool(numberOfThreads: max(1, threads))
         self.pool.start()
         self.dummyHash =
@@ -52,15 +64,38 @@ public final class PasswordHasher: Sendable {
     public func hash(_ password: String) async throws -> String {
         let parameters = self.parameters
         let salt = Secrets.randomBytes(16)
-        return try await pool.runIfActive { try Self.hash(password: password, salt: salt, parameters: parameters) }
+        return try await measured { try Self.hash(password: password, salt: salt, parameters: parameters) }
     }
 
     /// True when `password` matches the PHC string `encoded`; false for a mismatch or a malformed hash.
     public func verify(_ password: String, against encoded: String) async -> Bool {
-        (try? await pool.runIfActive {
+        (try? await measured {
             self.verifications.add(1, ordering: .relaxed)
             return Self.verify(password: password, encoded: encoded)
         }) ?? false
+    }
+
+    /// Runs `work` on the pool, counted while it waits and while it runs, its time recorded.
+    func measured<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        waiting.add(1, ordering: .relaxed)
+        let result: Result<T, any Error>
+        do {
+            result = try await pool.runIfActive {
+                self.waiting.subtract(1, ordering: .relaxed)
+                self.working.add(1, ordering: .relaxed)
+                let start = ContinuousClock.now
+                defer {
+                    self.working.subtract(1, ordering: .relaxed)
+                    self.metrics.passwordHash(took: ContinuousClock.now - start)
+                }
+                return Result { try work() }
+            }
+        } catch {
+            // The pool is shut down: the work never started.
+            waiting.subtract(1, ordering: .relaxed)
+            throw error
+        }
+        return try result.get()
     }
 
     /// Spends the time of one verification without a real hash, for unknown accounts.

@@ -126,6 +126,7 @@ public struct Accounts: Sendable {
 
     /// Counts a failed sign-in towards the lockout and audits it.
     func recordLoginFailure(email: String, userId: String?, reason: String) async {
+        core.metrics.signIn(.failed)
         await audit(
             AuditEvent(.loginFailed, userId: userId, detail: ["email": .string(email), "reason": .string(reason)])
         )

@@ -147,6 +147,7 @@ public struct Registrations: Sendable {
             throw Accounts.emailTaken
         }
         core.outboxNudge.signal()
+        core.metrics.registration()
         return user
     }
 

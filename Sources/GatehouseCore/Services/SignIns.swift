@@ -47,8 +47,14 @@ public struct SignIns: Sendable {
         trustedDevice: String?
     ) async throws -> (result: SignInResult, newDevice: String?) {
         let email = try Validate.boundedEmail(email)
-        try await core.checkPolicies(PolicyInput(point: .login, clientIP: clientIP, email: email))
-        let user = try await accounts.authenticate(email: email, password: password)
+        let user: User
+        do {
+            try await core.checkPolicies(PolicyInput(point: .login, clientIP: clientIP, email: email))
+            user = try await accounts.authenticate(email: email, password: password)
+        } catch let error as GatehouseError where error.code == .rateLimited {
+            core.metrics.signIn(.locked)
+            throw error
+        }
         if user.twoFactorEnabled, let device = trustedDevice, !device.isEmpty, device.utf8.count <= 256,
             try await core.store.takeTrustedDevice(tokenHash: Secrets.sha256Hex(device), userId: user.id, now: Date())
         {
@@ -64,6 +70,7 @@ public struct SignIns: Sendable {
                     expiresAt: Date().addingTimeInterval(Self.challengeLifetime)
                 )
             )
+            core.metrics.signIn(.twoFactor)
             return (.twoFactorRequired(tempToken: tempToken), nil)
         }
         let token = try await startSession(user, method: "password", clientIP: clientIP, userAgent: userAgent)
@@ -81,6 +88,7 @@ public struct SignIns: Sendable {
         )
         if core.settings.mail.signInNotice { core.outboxNudge.signal() }
         await core.recordPolicyEvent(.loginSucceeded(email: user.email))
+        core.metrics.signIn(.ok)
         return token
     }
 

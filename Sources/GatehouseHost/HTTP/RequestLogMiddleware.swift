@@ -10,6 +10,8 @@ import Logging
 /// queries, cookies and headers are never logged. The id is also returned in `X-Request-Id`.
 struct RequestLogMiddleware: RouterMiddleware {
     typealias Context = GatehouseContext
+    /// Each request is also counted and timed (`gatehouse_http_*`).
+    let metrics: GatehouseMetrics
 
     func handle(
         _ request: Request,
@@ -22,6 +24,12 @@ struct RequestLogMiddleware: RouterMiddleware {
         let millis = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         response.headers[.xRequestID] = context.id
         let route = context.endpointPath ?? "(no route)"
+        metrics.request(
+            route: route,
+            method: request.method.rawValue,
+            status: Int(response.status.code),
+            duration: elapsed
+        )
         var metadata: Logger.Metadata = [
             "request_id": "\(context.id)",
             "method": "\(request.method)",

@@ -64,6 +64,7 @@ struct OutboxWorker: Service {
         do {
             let messageId = try await provider.send(mail.message, from: settings.from)
             try await core.store.recordMailSent(id: mail.id, messageId: messageId, at: Date())
+            core.metrics.delivery(provider: type(of: provider).providerName, outcome: "sent")
             core.logger.info("outbox: mail \(mail.id) delivered", metadata: ["messageId": "\(messageId)"])
         } catch {
             let failure = (error as? MailError) ?? MailError(.unavailable, "\(error)")
@@ -78,11 +79,13 @@ struct OutboxWorker: Service {
                         error: failure.message,
                         nextAttemptAt: Date().addingTimeInterval(delay)
                     )
+                    core.metrics.delivery(provider: type(of: provider).providerName, outcome: "retry")
                     core.logger.warning(
                         "outbox: mail \(mail.id) attempt \(mail.attempts) failed, retry in \(Int(delay)) s: \(failure.message)"
                     )
                 } else {
                     try await core.store.recordMailFailed(id: mail.id, error: failure.message)
+                    core.metrics.delivery(provider: type(of: provider).providerName, outcome: "failed")
                     core.logger.error(
                         "outbox: mail \(mail.id) given up after \(mail.attempts) attempts: \(failure.message)"
                     )

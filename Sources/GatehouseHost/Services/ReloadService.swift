@@ -10,8 +10,10 @@ struct ReloadService: Service {
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
             do {
                 try await host.reload()
+                host.core.metrics.reload(ok: true)
                 host.logger.notice("config reloaded")
             } catch {
+                host.core.metrics.reload(ok: false)
                 host.logger.error("config reload refused, the running config stays in force:\n\(error)")
             }
         }

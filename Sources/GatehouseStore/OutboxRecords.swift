@@ -166,7 +166,12 @@ extension SQLiteStore {
         return try await pool.write { db in
             guard
                 try OutboxRecord.filter(C.id == id && C.status == OutboxMail.Status.failed.rawValue)
-                    .updateAll(db, C.status.set(to: OutboxMail.Status.pending.rawValue), C.nextAttemptAt.set(to: now))
+                    .updateAll(
+                        db,
+                        C.status.set(to: OutboxMail.Status.pending.rawValue),
+                        C.nextAttemptAt.set(to: now),
+                        C.attempts.set(to: 0)
+                    )
                     > 0
             else { return false }
             try AuditRecord(audit).insert(db)

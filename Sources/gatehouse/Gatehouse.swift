@@ -149,13 +149,9 @@ struct Backup: AsyncParsableCommand {
 
     func run() async throws {
         let database = try await options.load().settings.database
-        let keyCopy = path + ".key"
-        guard !FileManager.default.fileExists(atPath: keyCopy) else { Terminal.fail("\(keyCopy) exists already") }
         do {
-            let users = try SQLiteStore.backup(databaseAt: database.path, to: path)
-            try FileManager.default.copyItem(atPath: database.keyFile, toPath: keyCopy)
-            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyCopy)
-            print("backup of \(database.path) written to \(path) (\(users) users, checked); key file: \(keyCopy)")
+            let users = try SQLiteStore.backup(databaseAt: database.path, key: database.keyFile, to: path)
+            print("backup of \(database.path) written to \(path) (\(users) users, checked); key file: \(path).key")
         } catch {
             Terminal.fail("backup failed: \(error)")
         }
@@ -183,14 +179,15 @@ struct Restore: AsyncParsableCommand {
             Terminal.fail("\(error): stop the server first")
         }
         if !force, FileManager.default.fileExists(atPath: database.path) {
-            Terminal.fail("\(database.path) exists: restore with --force to replace it")
+            Terminal.fail("\(database.path) exists: restore with --force to replace it (it is kept as .pre-restore)")
         }
         do {
-            let users = try SQLiteStore.restore(backupAt: path, to: database.path, holding: lock)
-            let files = FileManager.default
-            try? files.removeItem(atPath: database.keyFile)
-            try files.copyItem(atPath: key, toPath: database.keyFile)
-            try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: database.keyFile)
+            let users = try SQLiteStore.restore(
+                backupAt: path,
+                to: database.path,
+                keyFile: database.keyFile,
+                holding: lock
+            )
             print("restored \(path) to \(database.path) (\(users) users); key file: \(database.keyFile)")
         } catch {
             Terminal.fail("restore failed: \(error)")

@@ -100,5 +100,21 @@ import Testing
         replica.signal(SIGTERM)
         #expect(try await server.wait(timeout: 30) == 0)
         #expect(try await replica.wait(timeout: 30) == 0)
+
+        // Over the stopped server's own database: what it replaces is kept aside.
+        let (forced, forcedOutput) = try await run(
+            ["restore", "--config", config, "--force", copy],
+            environment: environment
+        )
+        #expect(forced == 0, "\(forcedOutput)")
+        #expect(FileManager.default.fileExists(atPath: live + ".pre-restore"))
+        #expect(FileManager.default.fileExists(atPath: live + ".key.pre-restore"))
+        let back = try ChildProcess(Paths.gatehouse.path, ["serve", "--config", config], environment: environment)
+        defer { back.stop() }
+        let backListening = try await back.waitForLine(containing: "listening on 127.0.0.1:")
+        let backClient = TestClient(port: try #require(Int(backListening.split(separator: ":").last ?? "")))
+        _ = try await backClient.login("before@example.com", "Str0ng!pass")
+        back.signal(SIGTERM)
+        #expect(try await back.wait(timeout: 30) == 0)
     }
 }

@@ -16,17 +16,17 @@ import Testing
             encoding: .utf8
         )
         // The unit names the installed binary; verify checks it is there, so point it at ours.
-        #expect(unit.contains("ExecStart=/usr/local/bin/gatehouse serve --config /etc/gatehouse/gatehouse.yaml"))
+        #expect(unit.contains("ExecStart=/opt/gatehouse/gatehouse serve --config /etc/gatehouse/gatehouse.yaml"))
         for directive in [
             "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "NoNewPrivileges=yes", "ProtectSystem=strict",
             "ProtectHome=yes", "PrivateTmp=yes", "ReadWritePaths=/var/lib/gatehouse", "CapabilityBoundingSet=\n",
-            "SystemCallFilter=@system-service", "User=gatehouse",
+            "SystemCallFilter=@system-service", "User=gatehouse", "EnvironmentFile=-/etc/gatehouse/env",
         ] {
             #expect(unit.contains(directive), "\(directive)")
         }
         let directory = try Paths.temporaryDirectory("unit")
         let copy = directory.appendingPathComponent("gatehouse.service")
-        try unit.replacingOccurrences(of: "/usr/local/bin/gatehouse", with: Paths.gatehouse.path)
+        try unit.replacingOccurrences(of: "/opt/gatehouse/gatehouse", with: Paths.gatehouse.path)
             .write(to: copy, atomically: true, encoding: .utf8)
         let verify = try ChildProcess(try #require(Self.analyzer), ["verify", copy.path])
         let status = try await verify.wait(timeout: 60)

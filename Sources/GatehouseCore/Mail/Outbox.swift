@@ -94,7 +94,8 @@ public protocol OutboxStore: Sendable {
     /// The newest mails first, of one status or all, older than the mail `before` (keyset
     /// pagination).
     func outboxMails(status: OutboxMail.Status?, before: String?, limit: Int) async throws -> [OutboxMail]
-    /// Puts a failed mail back to pending, due now; false when there is no failed mail `id`.
+    /// Puts a failed mail back to pending, due now, with its attempts counted from 0 again (its
+    /// last error stays until the next attempt); false when there is no failed mail `id`.
     func retryFailedMail(id: String, now: Date, audit: AuditEvent) async throws -> Bool
 }
 

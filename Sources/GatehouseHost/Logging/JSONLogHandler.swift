@@ -48,6 +48,7 @@ public struct JSONLogHandler: LogHandler {
                 var offset = 0
                 while offset < buffer.count {
                     let written = write(1, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written < 0, errno == EINTR || errno == EAGAIN { continue }
                     if written <= 0 { break }
                     offset += written
                 }

@@ -31,10 +31,10 @@ final class MetricsExporter: Sendable {
         metrics.gauge("gatehouse_password_hashes_queued", value: Double(core.passwords.queued))
         metrics.gauge("gatehouse_password_hashes_running", value: Double(core.passwords.running))
         if let store = core.store as? SQLiteStore {
-            let now = store.sessionCacheLookups
-            let before = lastLookups.withLock { last in
+            let (now, before) = lastLookups.withLock { last in
+                let now = store.sessionCacheLookups
                 defer { last = now }
-                return last
+                return (now, last)
             }
             metrics.count("gatehouse_session_cache_lookups_total", [("result", "hit")], by: now.hits - before.hits)
             metrics.count("gatehouse_session_cache_lookups_total", [("result", "miss")], by: now.misses - before.misses)
@@ -120,7 +120,7 @@ struct MetricsService: Service {
             logger: Logger(label: "gatehouse.metrics", factory: { _ in SwiftLogNoOpLogHandler() })
         )
         do {
-            try await app.runService()
+            try await app.runService(gracefulShutdownSignals: [])
         } catch {
             if !Task.isCancelled { logger.error("metrics are not served: \(settings.host):\(settings.port): \(error)") }
         }

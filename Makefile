@@ -22,7 +22,7 @@ deps:
 test-deps:
 	@scripts/install-deps.sh --test
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	@$(VENV)/bin/python -c "import aiosmtpd, better_auth_client, soft_webauthn" 2>/dev/null || $(VENV)/bin/pip install -q -r Tests/requirements.txt
+	@$(VENV)/bin/python -c "import aiosmtpd, better_auth_client, soft_webauthn, openapi_spec_validator, schemathesis" 2>/dev/null || $(VENV)/bin/pip install -q -r Tests/requirements.txt
 
 test: test-deps
 	TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python SWIFT=$(SWIFT) scripts/run-tests.sh

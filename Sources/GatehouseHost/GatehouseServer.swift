@@ -20,6 +20,8 @@ public final class GatehouseServer: Sendable {
     let shutdown = Mutex(ShutdownState())
     /// Where the core's metrics land, and what a scrape reads.
     let exporter: MetricsExporter
+    /// The routes the last `application()` mounted (`METHOD /path/{parameter}`).
+    let mountedRoutes = Mutex<[String]>([])
 
     init(source: ConfigSource, core: Core, exporter: MetricsExporter, logger: Logger) {
         self.source = source
@@ -74,6 +76,7 @@ public final class GatehouseServer: Sendable {
             }
         }
 
+        mountedRoutes.withLock { $0 = routes.routes }
         let settings = core.settings
         let logger = self.logger
         let limits = connectionLimits
@@ -157,10 +160,25 @@ public final class GatehouseServer: Sendable {
     }
 }
 
-/// `GET /health` (the process answers) and `GET /ready` (the database answers too).
+/// `GET /health` (the process answers), `GET /ready` (the database answers too), and the API's
+/// description, `GET /openapi.yaml` and `/openapi.json`.
 enum HealthRoutes {
     static func mount(on router: RouterGroup<GatehouseContext>, core: Core) {
         router.get("health") { _, _ in JSONReply(.object([("status", "ok")])) }
+        router.get("openapi.yaml") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "application/yaml; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml))
+            )
+        }
+        router.get("openapi.json") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.json))
+            )
+        }
         router.get("ready") { _, context in
             do {
                 try await core.store.ping()

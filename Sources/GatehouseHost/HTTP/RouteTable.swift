@@ -32,6 +32,13 @@ final class RouteTable: RouterMethods, @unchecked Sendable {
         return self
     }
 
+    /// Every route as `METHOD /path/{parameter}`, the form of the OpenAPI document's paths.
+    var routes: [String] {
+        entries.withLock { entries in
+            entries.map { "\($0.method.rawValue) /" + $0.path.map { "\($0)" }.joined(separator: "/") }
+        }
+    }
+
     /// Methods served for a concrete path, matched segment by segment as the router does.
     func methods(matching path: String) -> [HTTPRequest.Method] {
         let segments = path.split(separator: "/")

@@ -85,8 +85,14 @@ import Testing
         let (status, seconds) = try await stop(server, with: signal)
         print("stop while idle (signal \(signal)): exit \(status) in \(String(format: "%.2f", seconds)) s")
         #expect(status == 0, "\(server.process.text)")
-        #expect(seconds < 3)
-        #expect(server.process.text.contains("stopped cleanly"))
+        // The server's own account of its stop (from the signal to the database closed) is the
+        // measure; the time seen from outside also holds the scheduling of a loaded machine.
+        let stopped = try #require(server.process.lines.first { $0.contains("stopped cleanly in") })
+        let own = try #require(
+            Double(stopped.components(separatedBy: "stopped cleanly in ").last?.split(separator: " ").first ?? "")
+        )
+        #expect(own < 1, "\(stopped)")
+        #expect(seconds < 10)
         // Closed, not abandoned: the write-ahead log was folded into the file and emptied.
         let log = try? FileManager.default.attributesOfItem(atPath: server.database + "-wal")
         #expect((log?[.size] as? Int ?? 0) == 0)

@@ -66,7 +66,7 @@ import Testing
                 schemathesis,
                 [
                     "run", "http://127.0.0.1:\(port)/openapi.json", "--checks", Self.checks, "--max-examples", "5",
-                    "--workers", "2", "--seed", "20261129", "--no-color",
+                    "--workers", "1", "--seed", "20261129", "--no-color",
                 ] + extra,
                 environment: ["SCHEMATHESIS_HOOKS": "", "HOME": dir.path]
             )

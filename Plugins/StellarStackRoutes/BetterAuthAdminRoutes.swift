@@ -328,7 +328,8 @@ extension StellarStackRoutes {
                 ) { principal in
                     let body = try await request.decodeJSON(UserIdRequest.self, context: context)
                     let target = try await target(body.userId, core: core)
-                    if target.role.isAdmin, target.role == .rootAdmin || !principal.user.role.canManage(target.role) {
+                    // An admin target the core's rule refuses gets the plugin's own code.
+                    if target.role.isAdmin, !AccountAdmin.mayImpersonate(principal.user, target) {
                         throw betterAuthRefusal(
                             .forbidden,
                             "YOU_CANNOT_IMPERSONATE_ADMINS",

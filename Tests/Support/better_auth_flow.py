@@ -71,14 +71,19 @@ def totp(secret_base32, at):
     return f"{number % 1_000_000:06d}"
 
 
-def main():
+def flow_arguments():
+    """The arguments every flow script takes (see the module's docstring)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", required=True)
     parser.add_argument("--maildir", required=True)
     parser.add_argument("--origin", required=True)
     parser.add_argument("--root-email", required=True)
     parser.add_argument("--root-password", required=True)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main():
+    args = flow_arguments()
     origin = {"origin": args.origin}
 
     def browser():

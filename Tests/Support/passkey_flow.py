@@ -10,7 +10,6 @@ built on `cryptography`.
 Each step prints "ok <step>"; the first mismatch raises (exit status 1).
 """
 
-import argparse
 import base64
 import hashlib
 import json
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from soft_webauthn import SoftWebauthnDevice
 
-from better_auth_flow import check, mails, refused, totp
+from better_auth_flow import check, flow_arguments, mails, refused, totp
 
 PASSWORD = "Str0ng!pass-phrase"
 
@@ -156,13 +155,7 @@ def soft_authenticate(device, options, origin):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--base", required=True)
-    parser.add_argument("--maildir", required=True)
-    parser.add_argument("--origin", required=True)
-    parser.add_argument("--root-email", required=True)
-    parser.add_argument("--root-password", required=True)
-    args = parser.parse_args()
+    args = flow_arguments()
     origin = args.origin
 
     def browser():

@@ -5,8 +5,9 @@ import Synchronization
 /// Credentials (sessions, API keys) resolved from their hash, kept in memory so that an
 /// authenticated request costs no database read. A write that can change a user or their
 /// credentials drops that user's entries (see `SQLiteStore.accountWrite`), so a revoked session,
-/// a deleted key or a suspended user stops working at once, and other users' entries stay. This
-/// holds because one Gatehouse process owns the database.
+/// a deleted key or a suspended user stops working at once, and other users' entries stay. A
+/// last-use touch changes its entry in place (`modify`) and drops nothing, so ordinary traffic
+/// never empties the cache. This holds because one Gatehouse process owns the database.
 final class CredentialCache<Value: Sendable>: Sendable {
     struct State {
         /// Counts invalidations; a reader notes it before reading the database.
@@ -17,6 +18,24 @@ final class CredentialCache<Value: Sendable>: Sendable {
         var droppedAt: [String: UInt64] = [:]
         var entries: [String: (userId: String, value: Value)] = [:]
         var hashesByUser: [String: Set<String>] = [:]
+
+        /// Notes that `userId` changed now, so that a value of theirs read before is not kept.
+        mutating func markChanged(_ userId: String) {
+            counter &+= 1
+            // The record of who changed when is bounded like the entries: when full, every
+            // read under way is refused instead (the entries kept are current and stay).
+            if droppedAt.count >= CredentialCache.capacity {
+                flushedAt = counter
+                droppedAt.removeAll(keepingCapacity: true)
+            }
+            droppedAt[userId] = counter
+        }
+
+        mutating func remove(_ tokenHash: String, of userId: String) {
+            entries[tokenHash] = nil
+            hashesByUser[userId]?.remove(tokenHash)
+            if hashesByUser[userId]?.isEmpty == true { hashesByUser[userId] = nil }
+        }
 
         mutating func flush() {
             counter &+= 1
@@ -53,7 +72,10 @@ final class CredentialCache<Value: Sendable>: Sendable {
     func store(_ tokenHash: String, _ value: Value, userId: String, ifGeneration generation: UInt64) {
         state.withLock { state in
             guard state.flushedAt <= generation, (state.droppedAt[userId] ?? 0) <= generation else { return }
-            if state.entries.count >= Self.capacity { state.flush() }
+            // Full: one entry makes room (whichever the table gives first), not all of them.
+            if state.entries.count >= Self.capacity, let evicted = state.entries.first {
+                state.remove(evicted.key, of: evicted.value.userId)
+            }
             state.entries[tokenHash] = (userId, value)
             state.hashesByUser[userId, default: []].insert(tokenHash)
         }
@@ -63,11 +85,26 @@ final class CredentialCache<Value: Sendable>: Sendable {
     func invalidate(userId: String?) {
         state.withLock { state in
             guard let userId else { return state.flush() }
-            // The record of who was dropped when is bounded like the entries.
-            if state.droppedAt.count >= Self.capacity { return state.flush() }
-            state.counter &+= 1
-            state.droppedAt[userId] = state.counter
+            state.markChanged(userId)
             for hash in state.hashesByUser.removeValue(forKey: userId) ?? [] { state.entries[hash] = nil }
         }
     }
+
+    /// Changes the entries of `userId` in place (a last-use touch), keeping them. A value of
+    /// theirs read from the database before this, and not yet kept, is not kept: it would
+    /// undo the change.
+    func modify(userId: String, _ change: (inout Value) -> Void) {
+        state.withLock { state in
+            state.markChanged(userId)
+            for hash in state.hashesByUser[userId] ?? [] { change(&state.entries[hash]!.value) }
+        }
+    }
+
+    /// Drops the entries `isExpired` says are over (the sweep of expired sessions).
+    func removeAll(where isExpired: (Value) -> Bool) {
+        state.withLock { state in
+            for (hash, entry) in state.entries where isExpired(entry.value) { state.remove(hash, of: entry.userId) }
+        }
+    }
+
 }

@@ -149,9 +149,13 @@ extension SQLiteStore {
         return found
     }
 
+    /// A last-use write: the cached entry is changed in place, no other entry is dropped.
     public func touchAPIKey(id: String, userId: String, at date: Date) async throws {
-        try await accountWrite(userId: userId) { db in
+        try await pool.write { db in
             try db.execute(sql: "UPDATE api_keys SET lastUsedAt = ? WHERE id = ?", arguments: [date, id])
+        }
+        apiKeyCache.modify(userId: userId) { entry in
+            if entry.0.id == id { entry.0.lastUsedAt = max(entry.0.lastUsedAt ?? date, date) }
         }
     }
 

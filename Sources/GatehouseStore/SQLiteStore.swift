@@ -9,6 +9,7 @@ public final class SQLiteStore: GatehouseStore {
     let pool: DatabasePool
     let sessionCache = CredentialCache<(Session, User)>()
     let apiKeyCache = CredentialCache<(APIKey, User)>()
+    let touches = SessionTouches()
 
     /// A write that may change the user `userId`, their sessions or API keys (nil: any user's).
     /// Their entries in the credential caches are dropped once it has committed (or failed).
@@ -71,6 +72,7 @@ public final class SQLiteStore: GatehouseStore {
     /// Folds the write-ahead log into the database file (a copy of the file alone is then
     /// whole), and closes every connection.
     public func close() async throws {
+        try await touches.write(to: pool)
         let busy = try await pool.writeWithoutTransaction { db in
             try Int.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
@@ -121,7 +123,12 @@ public final class SQLiteStore: GatehouseStore {
     }
 
     public func userCount() async throws -> Int {
-        try await pool.read { db in try UserRecord.fetchCount(db) }
+        try await pool.read { db in try Self.userCount(db) }
+    }
+
+    /// How many users there are, as the triggers of `users` keep it (no scan of the table).
+    static func userCount(_ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'users'") ?? 0
     }
 
     public func count(role: Role) async throws -> Int {
@@ -199,37 +206,42 @@ public final class SQLiteStore: GatehouseStore {
     func readSession(tokenHash: String, now: Date) async throws -> (Session, User)? {
         try await pool.read { db in
             guard
-                let session = try SessionRecord.filter(
-                    SessionRecord.Columns.tokenHash == tokenHash && SessionRecord.Columns.expiresAt > now
-                )
-                .fetchOne(db),
-                let user = try UserRecord.fetchOne(db, key: session.session.userId)
+                let record = try SessionRecord.filter(SessionRecord.Columns.tokenHash == tokenHash).fetchOne(db),
+                case let session = self.touches.apply(record.session), session.expiresAt > now,
+                let user = try UserRecord.fetchOne(db, key: session.userId)
             else { return nil }
-            return (session.session, user.user)
+            return (session, user.user)
         }
     }
 
+    /// Noted at once (what is read sees it) and written within a second with the other
+    /// sessions' touches (see `SessionTouches`); the cached entry is changed, not dropped.
     public func touchSession(id: String, userId: String, lastSeenAt: Date, expiresAt: Date) async throws {
-        try await accountWrite(userId: userId) { db in
-            try db.execute(
-                sql: "UPDATE sessions SET lastSeenAt = ?, expiresAt = ? WHERE id = ?",
-                arguments: [lastSeenAt, expiresAt, id]
-            )
+        let touch = SessionTouches.Touch(lastSeenAt: lastSeenAt, expiresAt: expiresAt)
+        // Noted before the cache changes: a read that misses the change is then not kept.
+        let schedule = touches.add(sessionId: id, touch)
+        sessionCache.modify(userId: userId) { entry in
+            if entry.0.id == id { entry.0 = self.touches.apply(entry.0) }
+        }
+        guard schedule else { return }
+        Task { [touches, pool] in
+            try? await Task.sleep(for: touches.delay)
+            try? await touches.write(to: pool)
         }
     }
 
     public func sessions(userId: String, now: Date) async throws -> [Session] {
         try await pool.read { db in
-            try SessionRecord.filter(SessionRecord.Columns.userId == userId && SessionRecord.Columns.expiresAt > now)
+            try SessionRecord.filter(SessionRecord.Columns.userId == userId)
                 .order(SessionRecord.Columns.createdAt.desc, SessionRecord.Columns.id.desc)
-                .fetchAll(db).map(\.session)
+                .fetchAll(db).map { self.touches.apply($0.session) }.filter { $0.expiresAt > now }
         }
     }
 
     public func session(id: String, now: Date) async throws -> Session? {
         try await pool.read { db in
-            try SessionRecord.filter(SessionRecord.Columns.id == id && SessionRecord.Columns.expiresAt > now)
-                .fetchOne(db)?.session
+            try SessionRecord.fetchOne(db, key: id).map { self.touches.apply($0.session) }
+                .flatMap { $0.expiresAt > now ? $0 : nil }
         }
     }
 
@@ -259,10 +271,15 @@ public final class SQLiteStore: GatehouseStore {
         }
     }
 
+    /// Writes the pending touches first, so that a session used in the last second stays. The
+    /// cache keeps its other entries: an expired one is refused when looked up anyway.
     public func deleteExpiredSessions(now: Date) async throws -> Int {
-        try await accountWrite(userId: nil) { db in
+        try await touches.write(to: pool)
+        let deleted = try await pool.write { db in
             try SessionRecord.filter(SessionRecord.Columns.expiresAt <= now).deleteAll(db)
         }
+        sessionCache.removeAll { $0.0.expiresAt <= now }
+        return deleted
     }
 
     /// Refuses `user`'s email when another account has it (ignoring case). Inside the write

@@ -129,7 +129,10 @@ extension StellarStackRoutes {
             _ = try context.requireAdmin()
             let limit = try pageParameter(request, "limit", default: 50, range: 1...200)
             let offset = try pageParameter(request, "offset", default: 0, range: 0...Int(Int32.max))
-            let (list, total) = try await core.accounts.page(limit: limit, offset: offset)
+            // `before`: the id of the last user of the page before (a cursor that costs the
+            // same at any depth, unlike `offset`).
+            let before = request.uri.queryParameters.get("before").flatMap { $0.isEmpty ? nil : String($0) }
+            let (list, total) = try await core.accounts.page(limit: limit, offset: offset, before: before)
             let counts = try await core.servers.counts(ownerIds: list.map(\.id))
             var headers = HTTPFields()
             headers[HTTPField.Name("X-Total-Count")!] = String(total)

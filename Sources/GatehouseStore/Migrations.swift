@@ -204,6 +204,28 @@ enum Migrations {
             // Which template a mail was made from, for the admins' view of the outbox.
             try db.alter(table: "mail_outbox") { t in t.add(column: "template", .text) }
         }
+        migrator.registerMigration("v12-user-list-index-and-count") { db in
+            // The admin list's order, so a page reads `limit` rows instead of sorting them all;
+            // the role, for the count of rootAdmins.
+            try db.create(index: "users_by_created", on: "users", columns: ["createdAt", "id"])
+            try db.drop(index: "users_on_createdAt")  // the new one serves every use of it
+            try db.create(index: "users_by_role", on: "users", columns: ["role"])
+            // How many users there are, kept by triggers, so a list's total is not a COUNT(*)
+            // over the whole table on every request.
+            try db.create(table: "counters") { t in
+                t.primaryKey("name", .text)
+                t.column("value", .integer).notNull()
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO counters (name, value) SELECT 'users', COUNT(*) FROM users;
+                    CREATE TRIGGER users_counted_in AFTER INSERT ON users
+                        BEGIN UPDATE counters SET value = value + 1 WHERE name = 'users'; END;
+                    CREATE TRIGGER users_counted_out AFTER DELETE ON users
+                        BEGIN UPDATE counters SET value = value - 1 WHERE name = 'users'; END;
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -124,16 +124,27 @@ extension SQLiteStore {
         let matching = request
         return try await pool.read { db in
             let users = try ordered.limit(query.limit, offset: query.offset).fetchAll(db).map(\.user)
-            return (users, try matching.fetchCount(db))
+            // Unfiltered, the kept count answers; a search has to count what it matches.
+            let total = query.search == nil && query.roles == nil ? try Self.userCount(db) : try matching.fetchCount(db)
+            return (users, total)
         }
     }
 
-    public func users(limit: Int, offset: Int) async throws -> (users: [User], total: Int) {
-        try await pool.read { db in
-            let users = try UserRecord.order(UserRecord.Columns.createdAt.desc, UserRecord.Columns.id.desc)
-                .limit(limit, offset: offset)
-                .fetchAll(db).map(\.user)
-            return (users, try UserRecord.fetchCount(db))
+    /// Walks the index on (createdAt, id) from the top, or from `before`: a page deep in the
+    /// list by cursor costs what the first one costs. The total is the kept count.
+    public func users(limit: Int, offset: Int, before: String?) async throws -> (users: [User], total: Int) {
+        typealias C = UserRecord.Columns
+        return try await pool.read { db in
+            var request = UserRecord.order(C.createdAt.desc, C.id.desc)
+            if let before {
+                // After that user in this order; an id that names none gives an empty page.
+                request = request.filter(
+                    sql: "(createdAt, id) < (SELECT createdAt, id FROM users WHERE id = ?)",
+                    arguments: [before]
+                )
+            }
+            let users = try request.limit(limit, offset: offset).fetchAll(db).map(\.user)
+            return (users, try Self.userCount(db))
         }
     }
 

@@ -150,6 +150,15 @@ import Testing
             let page2 = try await server.client.get("/api/account/users?limit=2&offset=2", bearer: adminToken)
             #expect(page2.json?.arrayValue?.first?["id"]?.stringValue == root.id)
             #expect(page2.json?.arrayValue?.first?["role"] == "admin")
+            // The same page by cursor: after the last user of the first page.
+            let byCursor = try await server.client.get(
+                "/api/account/users?limit=2&before=\(ids[1])",
+                bearer: adminToken
+            )
+            #expect(byCursor.json == page2.json)
+            #expect(byCursor.header("X-Total-Count") == "3")
+            let gone = try await server.client.get("/api/account/users?before=no-such-user", bearer: adminToken)
+            #expect(gone.status == 200 && gone.body == "[]")
             for query in ["limit=0", "limit=201", "limit=abc", "offset=-1"] {
                 #expect(try await server.client.get("/api/account/users?\(query)", bearer: adminToken).status == 400)
             }

@@ -41,6 +41,7 @@ func makeUser(_ email: String = "ada@example.com") -> User {
                 "v1-users-sessions", "v2-mail-outbox", "v3-email-verifications", "v4-password-resets",
                 "v5-audit-two-factor", "v6-api-keys-ssh-keys", "v7-servers", "v8-trusted-devices-codes-email-changes",
                 "v9-session-impersonation", "v10-passkeys", "v11-outbox-template",
+                "v12-user-list-index-and-count",
             ]
         )
         let (journal, foreignKeys) = try await store.pool.read { db in
@@ -183,6 +184,140 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         #expect(store.sessionCache.lookup("bob-1") == nil)
         #expect(store.sessionCache.lookup("ada-2") != nil)  // Ada's entry stays
         #expect(try await store.session(tokenHash: "bob-1", now: now)?.1.suspended == true)
+    }
+
+    /// A last-use touch keeps every cached entry (its own changed in place), is seen by reads at
+    /// once, reaches the database within a second, and is written when the store closes.
+    @Test func touchesKeepTheCacheAndReachTheDatabase() async throws {
+        let dir = try Paths.temporaryDirectory("touches")
+        let path = dir.appendingPathComponent("gatehouse.sqlite").path
+        let store = try SQLiteStore(path: path)
+        try await store.migrate()
+        let (ada, bob) = (makeUser("ada@example.com"), makeUser("bob@example.com"))
+        try await store.insertUser(ada)
+        try await store.insertUser(bob)
+        let now = Date()
+        let adaSession = makeSession(ada, "ada-1", now: now, lifetime: 600)
+        try await store.insertSession(adaSession, keepAtMost: 20)
+        try await store.insertSession(makeSession(ada, "ada-2", now: now, lifetime: 600), keepAtMost: 20)
+        try await store.insertSession(makeSession(bob, "bob-1", now: now, lifetime: 600), keepAtMost: 20)
+        for hash in ["ada-1", "ada-2", "bob-1"] { _ = try await store.session(tokenHash: hash, now: now) }
+
+        let later = now.addingTimeInterval(120)
+        try await store.touchSession(
+            id: adaSession.id,
+            userId: ada.id,
+            lastSeenAt: later,
+            expiresAt: later.addingTimeInterval(600)
+        )
+        // Nothing dropped: Ada's other session and Bob's stay, the touched one is changed.
+        #expect(store.sessionCache.lookup("ada-2") != nil)
+        #expect(store.sessionCache.lookup("bob-1") != nil)
+        #expect(store.sessionCache.lookup("ada-1")?.0.lastSeenAt == later)
+        // Alive past its first expiry, whether answered from the cache or the database.
+        let past = now.addingTimeInterval(700)
+        #expect(try await store.session(tokenHash: "ada-1", now: past)?.0.expiresAt == later.addingTimeInterval(600))
+        #expect(try await store.readSession(tokenHash: "ada-1", now: past) != nil)
+        #expect(try await store.sessions(userId: ada.id, now: past).map(\.id) == [adaSession.id])
+        #expect(try await store.session(id: adaSession.id, now: past)?.lastSeenAt == later)
+        // Written within a second or so.
+        func stored() throws -> Date? {
+            let queue = try DatabaseQueue(path: path)
+            defer { try? queue.close() }
+            return try queue.read { db in
+                try Date.fetchOne(db, sql: "SELECT lastSeenAt FROM sessions WHERE id = ?", arguments: [adaSession.id])
+            }
+        }
+        var written = false
+        for _ in 0..<100 where !written {
+            try await Task.sleep(for: .milliseconds(100))
+            written = try stored().map { abs($0.timeIntervalSince(later)) < 0.001 } ?? false
+        }
+        #expect(written)
+
+        // One noted just before closing is written by the close.
+        let last = later.addingTimeInterval(120)
+        try await store.touchSession(
+            id: adaSession.id,
+            userId: ada.id,
+            lastSeenAt: last,
+            expiresAt: last.addingTimeInterval(600)
+        )
+        try await store.close()
+        #expect(try stored().map { abs($0.timeIntervalSince(last)) < 0.001 } == true)
+    }
+
+    /// The sweep of expired sessions keeps a session whose touch is still in memory, and drops
+    /// only expired entries from the cache.
+    @Test func theSweepKeepsTouchedSessions() async throws {
+        let store = try await makeStore()
+        let (ada, bob) = (makeUser("ada@example.com"), makeUser("bob@example.com"))
+        try await store.insertUser(ada)
+        try await store.insertUser(bob)
+        let now = Date()
+        let touched = makeSession(ada, "ada-1", now: now, lifetime: 60)
+        try await store.insertSession(touched, keepAtMost: 20)
+        try await store.insertSession(makeSession(ada, "ada-2", now: now, lifetime: 60), keepAtMost: 20)
+        try await store.insertSession(makeSession(bob, "bob-1", now: now, lifetime: 600), keepAtMost: 20)
+        for hash in ["ada-1", "ada-2", "bob-1"] { _ = try await store.session(tokenHash: hash, now: now) }
+        try await store.touchSession(
+            id: touched.id,
+            userId: ada.id,
+            lastSeenAt: now.addingTimeInterval(30),
+            expiresAt: now.addingTimeInterval(90)
+        )
+        #expect(try await store.deleteExpiredSessions(now: now.addingTimeInterval(61)) == 1)
+        #expect(store.sessionCache.lookup("ada-2") == nil)
+        #expect(store.sessionCache.lookup("ada-1") != nil)
+        #expect(store.sessionCache.lookup("bob-1") != nil)
+        #expect(try await store.readSession(tokenHash: "ada-1", now: now.addingTimeInterval(61)) != nil)
+    }
+
+    /// Users newest first, a page by offset or by cursor (`before`), the total kept by triggers,
+    /// and the list read through the index (no sort of the whole table).
+    @Test func usersPageByOffsetOrCursorWithAKeptTotal() async throws {
+        let store = try await makeStore()
+        let start = Date()
+        var users: [User] = []
+        for i in 0..<7 {
+            var user = makeUser("user\(i)@example.com")
+            user.createdAt = start.addingTimeInterval(Double(i))
+            users.append(user)
+            try await store.insertUser(user)
+        }
+        let newestFirst = users.reversed().map(\.id)
+        var page = try await store.users(limit: 3, offset: 0, before: nil)
+        #expect(page.users.map(\.id) == Array(newestFirst[0..<3]))
+        #expect(page.total == 7)
+        page = try await store.users(limit: 3, offset: 0, before: page.users.last!.id)
+        #expect(page.users.map(\.id) == Array(newestFirst[3..<6]))
+        page = try await store.users(limit: 3, offset: 0, before: page.users.last!.id)
+        #expect(page.users.map(\.id) == [newestFirst[6]])
+        #expect(
+            try await store.users(limit: 3, offset: 2, before: newestFirst[0]).users.map(\.id)
+                == Array(newestFirst[3..<6])
+        )
+        #expect(try await store.users(limit: 3, offset: 0, before: "no-such-user").users.isEmpty)
+        #expect(try await store.users(limit: 3, offset: 4, before: nil).users.map(\.id) == Array(newestFirst[4..<7]))
+
+        try await store.deleteUser(id: users[0].id, audit: AuditEvent(.userDeleted, userId: users[0].id))
+        #expect(try await store.userCount() == 6)
+        #expect(try await store.users(limit: 1, offset: 0, before: nil).total == 6)
+        #expect(try await store.users(matching: UserQuery(limit: 1)).total == 6)
+
+        let plan = try await store.pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    EXPLAIN QUERY PLAN SELECT * FROM users
+                    WHERE (createdAt, id) < (SELECT createdAt, id FROM users WHERE id = ?)
+                    ORDER BY createdAt DESC, id DESC LIMIT 50
+                    """,
+                arguments: ["x"]
+            ).map { $0["detail"] as String }.joined(separator: "\n")
+        }
+        #expect(plan.contains("users_by_created"))
+        #expect(!plan.contains("TEMP B-TREE"))
     }
 
     @Test func sessionsAreFoundByHashUntilTheyExpire() async throws {

@@ -96,11 +96,17 @@ public struct Accounts: Sendable {
             throw error
         }
         let valid: Bool
-        if let user {
-            valid = await core.passwords.verify(password, against: user.passwordHash)
-        } else {
-            await core.passwords.verifyDummy(password)
-            valid = false
+        do {
+            if let user {
+                valid = try await core.passwords.verify(password, against: user.passwordHash)
+            } else {
+                try await core.passwords.verifyDummy(password)
+                valid = false
+            }
+        } catch {
+            // Shed unchecked (the hashing queue is full): no answer to the guess either.
+            await core.recordPolicyEvent(.credentialPassed(email: email))
+            throw error
         }
         guard let user, valid else {
             await recordLoginFailure(email: email, userId: user?.id, reason: "password")
@@ -116,7 +122,14 @@ public struct Accounts: Sendable {
     /// before the check (429 while locked), a failure audited with `reason`.
     public func confirmPassword(_ password: String, of user: User, reason: String) async throws -> Bool {
         try await core.checkPolicies(PolicyInput(point: .credentialCheck, email: user.email))
-        guard await core.passwords.verify(password, against: user.passwordHash) else {
+        let valid: Bool
+        do {
+            valid = try await core.passwords.verify(password, against: user.passwordHash)
+        } catch {
+            await core.recordPolicyEvent(.credentialPassed(email: user.email))
+            throw error
+        }
+        guard valid else {
             await recordLoginFailure(email: user.email, userId: user.id, reason: reason)
             return false
         }
@@ -152,8 +165,8 @@ public struct Accounts: Sendable {
     }
 
     /// A page of accounts, newest first, and how many there are in all.
-    public func page(limit: Int, offset: Int) async throws -> (users: [User], total: Int) {
-        try await core.store.users(limit: limit, offset: offset)
+    public func page(limit: Int, offset: Int, before: String? = nil) async throws -> (users: [User], total: Int) {
+        try await core.store.users(limit: limit, offset: offset, before: before)
     }
 
     /// The users `query` picks, and how many in all.

@@ -62,7 +62,7 @@ public final class Core: Sendable {
         self.current = Mutex(runtime)
         self.passwords = PasswordHasher(
             parameters: runtime.settings.passwordHashing.argon2,
-            threads: runtime.settings.passwordHashing.threads,
+            limits: runtime.settings.passwordHashing.limits,
             metrics: metrics
         )
     }

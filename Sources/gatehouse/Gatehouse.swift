@@ -13,6 +13,7 @@ struct Gatehouse: AsyncParsableCommand {
         abstract: "The account service for game-server hosting panels.",
         subcommands: [
             Serve.self, CheckConfig.self, Migrate.self, Backup.self, Restore.self, UserCommand.self, MailCommand.self,
+            HashRate.self,
         ],
         defaultSubcommand: Serve.self
     )
@@ -102,6 +103,56 @@ struct Serve: AsyncParsableCommand {
         }
         try await host.run()
         withExtendedLifetime(lock) {}
+    }
+}
+
+/// `gatehouse hash-rate`: how many passwords a second this machine hashes with the configured
+/// argon2 cost on the configured pool, nothing else (no HTTP, no database). What a sign-in or a
+/// registration can reach at most; `benchmarks/run.sh` compares registrations/s with it.
+struct HashRate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hash-rate",
+        abstract: "Measure password hashes per second with the configured argon2 cost and pool."
+    )
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "How long to hash, in seconds.") var seconds: Double = 10
+    @Option(help: "Hashes asked for at once (default: twice the pool's threads).") var concurrency: Int?
+
+    func run() async throws {
+        let settings = try await options.load().settings.passwordHashing
+        let hasher = PasswordHasher(parameters: settings.argon2, limits: settings.limits)
+        let concurrency = max(1, concurrency ?? 2 * settings.limits.threads)
+        let start = ContinuousClock.now
+        let deadline = start + .milliseconds(Int64(seconds * 1000))
+        let hashes = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    var count = 0
+                    while ContinuousClock.now < deadline {
+                        _ = try await hasher.hash("Load!Test42")
+                        count += 1
+                    }
+                    return count
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let elapsed = (ContinuousClock.now - start).components
+        let took = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        let a = settings.argon2
+        print(
+            String(
+                format: "%d hashes in %.2f s: %.2f hashes/s (argon2id m=%d t=%d p=%d, %d threads, %d at once)",
+                hashes,
+                took,
+                Double(hashes) / took,
+                a.memoryKiB,
+                a.iterations,
+                a.parallelism,
+                settings.limits.threads,
+                concurrency
+            )
+        )
     }
 }
 

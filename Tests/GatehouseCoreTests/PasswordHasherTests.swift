@@ -1,4 +1,6 @@
+import CArgon2
 import Foundation
+import HTTPTypes
 import TestSupport
 import Testing
 
@@ -40,25 +42,99 @@ import Testing
     }
 
     @Test func hashesVerifyAndRefuse() async throws {
-        let hasher = PasswordHasher(threads: 2)
+        let hasher = PasswordHasher(limits: HashingLimits(threads: 2, queueLimit: 32, maxWait: .seconds(30)))
         let hash = try await hasher.hash("S3cret!pass")
         #expect(hash.hasPrefix("$argon2id$v=19$m=19456,t=2,p=1$"))
-        #expect(await hasher.verify("S3cret!pass", against: hash))
-        #expect(await hasher.verify("S3cret!pasS", against: hash) == false)
-        #expect(await hasher.verify("S3cret!pass", against: "not a hash") == false)
-        #expect(await hasher.verify("S3cret!pass", against: "$argon2id$v=19$m=19456,t=2,p=1$AAAA$BBBB") == false)
+        #expect(try await hasher.verify("S3cret!pass", against: hash))
+        #expect(try await hasher.verify("S3cret!pasS", against: hash) == false)
+        #expect(try await hasher.verify("S3cret!pass", against: "not a hash") == false)
+        #expect(try await hasher.verify("S3cret!pass", against: "$argon2id$v=19$m=19456,t=2,p=1$AAAA$BBBB") == false)
         // Two hashes of one password differ (random salt) and both verify.
         let again = try await hasher.hash("S3cret!pass")
         #expect(again != hash)
-        #expect(await hasher.verify("S3cret!pass", against: again))
+        #expect(try await hasher.verify("S3cret!pass", against: again))
     }
 
     @Test func manyConcurrentHashesAllComplete() async throws {
-        let hasher = PasswordHasher(threads: 2)
+        let hasher = PasswordHasher(limits: HashingLimits(threads: 2, queueLimit: 32, maxWait: .seconds(30)))
         let hashes = try await withThrowingTaskGroup(of: String.self) { group in
             for i in 0..<8 { group.addTask { try await hasher.hash("password-\(i)") } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(Set(hashes).count == 8)
+    }
+
+    /// The stand-in hash of unknown accounts is well formed: argon2 computes it in full and
+    /// answers a mismatch (not a decoding error, which would return at once).
+    @Test func theUnknownAccountsHashCostsAWholeVerification() throws {
+        let parameters = Argon2Parameters.default
+        let dummy = PasswordHasher.unmatchableHash(parameters: parameters)
+        #expect(dummy.hasPrefix("$argon2id$v=19$m=19456,t=2,p=1$"))
+        let password = Array("S3cret!pass".utf8)
+        let code = password.withUnsafeBytes { argon2id_verify(dummy, $0.baseAddress, password.count) }
+        #expect(code == ARGON2_VERIFY_MISMATCH.rawValue)
+        #expect(PasswordHasher.unmatchableHash(parameters: parameters) != dummy)
+    }
+
+    /// A cost that takes a while (about 0.2 s a hash here), so that a queue forms.
+    static let slow = Argon2Parameters(memoryKiB: 64 * 1024, iterations: 3, parallelism: 1)
+
+    /// Hashes past the queue's length are refused at once with 503 and Retry-After, unrun and
+    /// counted; the others complete.
+    @Test func aFullQueueIsShed() async throws {
+        let hasher = PasswordHasher(
+            parameters: Self.slow,
+            limits: HashingLimits(threads: 1, queueLimit: 2, maxWait: .seconds(60))
+        )
+        let outcomes = await withTaskGroup(of: Result<String, any Error>.self) { group in
+            for i in 0..<10 {
+                group.addTask {
+                    do { return .success(try await hasher.hash("password-\(i)")) } catch { return .failure(error) }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let refused = outcomes.compactMap { outcome -> GatehouseError? in
+            guard case .failure(let error) = outcome else { return nil }
+            return error as? GatehouseError
+        }
+        let done = outcomes.filter { if case .success = $0 { true } else { false } }
+        #expect(done.count + refused.count == 10)
+        // One running and two waiting at most when all ten arrive together.
+        #expect(done.count >= 1 && done.count <= 9)
+        #expect(refused.count >= 1)
+        for error in refused {
+            #expect(error.status.code == 503)
+            #expect(error.headers[HTTPField.Name("Retry-After")!] == "2")
+        }
+        #expect(hasher.shed == refused.count)
+        #expect(hasher.queued == 0 && hasher.running == 0)
+    }
+
+    /// A hash that waited longer than `maxWait` for the thread is refused without running.
+    @Test func aLongWaitIsShed() async throws {
+        let hasher = PasswordHasher(
+            parameters: Self.slow,
+            limits: HashingLimits(threads: 1, queueLimit: 100, maxWait: .milliseconds(100))
+        )
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<4 { group.addTask { (try? await hasher.hash("password-\(i)")) != nil } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        // The first starts at once; the ones behind it wait a whole hash, longer than 100 ms.
+        #expect(outcomes.filter { $0 }.count >= 1)
+        #expect(hasher.shed == outcomes.filter { !$0 }.count)
+        #expect(hasher.shed >= 1)
+    }
+
+    /// The hashing threads run at nice 10, below the event loops (nice 0).
+    @Test func hashingThreadsRunAtALowerPriority() async throws {
+        let hasher = PasswordHasher(limits: HashingLimits(threads: 1, queueLimit: 4, maxWait: .seconds(60)))
+        let nice = try await hasher.measured { () -> Int32 in
+            // Read after a hash has run on this thread: it lowered its own priority first.
+            errno = 0
+            return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        }
+        #expect(nice == 10)
     }
 }

@@ -6,6 +6,34 @@ import Testing
 @testable import GatehouseHost
 
 @Suite struct RateLimitTests {
+    /// Sign-ins beyond the hashing queue are refused at once with 503 and Retry-After, unchecked:
+    /// a shed wrong password is no failure toward the lockout, and the account signs in after.
+    @Test func signInsBeyondTheHashingQueueAreShed() async throws {
+        let yaml = "passwordHashing:\n  memory: 65536\n  iterations: 3\n  threads: 1\n  queueLimit: 1\n"
+        try await TestServer.run(yaml: yaml) { server in
+            try await server.createUser("ada@example.com")
+            let wrong = #"{"email":"ada@example.com","password":"wrong"}"#
+            let replies = try await withThrowingTaskGroup(of: TestClient.Reply.self) { group in
+                for _ in 0..<12 { group.addTask { try await server.client.post("/api/auth/login", wrong) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let shed = replies.filter { $0.status == 503 }
+            #expect(Set(replies.map(\.status)).isSubset(of: [401, 429, 503]))
+            // One running and one waiting at most when twelve arrive together.
+            #expect(shed.count >= 1)
+            #expect(replies.filter { $0.status == 401 }.count >= 1)
+            for reply in shed {
+                #expect(reply.body == #"{"error":"Server busy, try again shortly"}"#)
+                #expect(reply.header("Retry-After") == "2")
+            }
+            #expect(server.core.passwords.shed == shed.count)
+            // Only the checked ones counted: fewer than five, so the right password still works.
+            if replies.filter({ $0.status == 401 }).count < 5 {
+                #expect(try await server.client.login("ada@example.com", TestServer.password).isEmpty == false)
+            }
+        }
+    }
+
     @Test func fiveFailuresLockSignInEvenForTheRightPassword() async throws {
         try await TestServer.run { server in
             try await server.createUser("ada@example.com")

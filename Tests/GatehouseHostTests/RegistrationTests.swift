@@ -220,10 +220,12 @@ func registration(_ changes: [String: JSONValue?] = [:]) -> String {
                     group.addTask {
                         var statuses: [Int] = []
                         for i in stride(from: client, to: 200, by: 16) {
-                            let reply = try await server.client.post(
-                                "/api/users/register",
-                                registration(["email": .string("user\(i)@example.com")])
-                            )
+                            let reply = try await server.client.honoringRetryAfter {
+                                try await server.client.post(
+                                    "/api/users/register",
+                                    registration(["email": .string("user\(i)@example.com")])
+                                )
+                            }
                             statuses.append(reply.status)
                         }
                         return statuses

@@ -78,9 +78,23 @@ public struct TestClient: Sendable {
         try await request("PUT", path, body: body, headers: headers, bearer: bearer)
     }
 
-    /// Signs in and returns the session token.
+    /// Sends again while the service sheds the request (503 with `Retry-After`: the password
+    /// hashing queue is full), waiting as it says, as a well-behaved client does.
+    public func honoringRetryAfter(_ send: () async throws -> Reply) async throws -> Reply {
+        var reply = try await send()
+        for _ in 0..<30 {
+            guard reply.status == 503, let wait = reply.header("Retry-After").flatMap(Double.init) else { break }
+            try await Task.sleep(for: .seconds(wait))
+            reply = try await send()
+        }
+        return reply
+    }
+
+    /// Signs in (honouring a `Retry-After`) and returns the session token.
     public func login(_ email: String, _ password: String) async throws -> String {
-        let reply = try await post("/api/auth/login", #"{"email":"\#(email)","password":"\#(password)"}"#)
+        let reply = try await honoringRetryAfter {
+            try await post("/api/auth/login", #"{"email":"\#(email)","password":"\#(password)"}"#)
+        }
         guard reply.status == 200, let token = reply.json?["token"]?.stringValue else {
             throw TestFailure("login failed: \(reply)")
         }

@@ -44,8 +44,8 @@ public struct CoreSettings: Sendable, Equatable {
 
     public struct PasswordHashing: Sendable, Equatable {
         public var argon2: Argon2Parameters
-        /// Hashes computed at once; more wait their turn.
-        public var threads: Int
+        /// Threads, queue and wait of the hashing pool.
+        public var limits: HashingLimits
     }
 
     public var server: Server
@@ -128,11 +128,14 @@ public struct CoreSettings: Sendable, Equatable {
         )
         let hashingSettings = PasswordHashing(
             argon2: argon2,
-            threads: try hashing.int(
-                "threads",
-                default: max(1, ProcessInfo.processInfo.activeProcessorCount),
-                in: 1...256
-            )
+            limits: try {
+                let threads = try hashing.int("threads", default: HashingLimits.default.threads, in: 1...256)
+                return HashingLimits(
+                    threads: threads,
+                    queueLimit: try hashing.int("queueLimit", default: 64 * threads, in: 1...100_000),
+                    maxWait: .milliseconds(try hashing.int("maxWait", default: 3000, in: 10...60_000))
+                )
+            }()
         )
 
         var plans: [PortalType: PlanLimits] = [:]

@@ -21,12 +21,41 @@ public struct Argon2Parameters: Sendable, Equatable {
     }
 }
 
+/// How the hashing pool is bounded: threads below the core count, so hashes never take every
+/// core from the event loops; a queue that sheds instead of growing without end.
+public struct HashingLimits: Sendable, Equatable {
+    /// Hashes computed at once.
+    public var threads: Int
+    /// Hashes that may wait for a thread; one more is refused at once.
+    public var queueLimit: Int
+    /// The longest a hash may wait for a thread; one that waited longer is refused unrun.
+    public var maxWait: Duration
+
+    /// One thread fewer than the cores (one on a 2-core machine), 64 waiting per thread, 3 s.
+    public static var `default`: HashingLimits {
+        let threads = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+        return HashingLimits(threads: threads, queueLimit: 64 * threads, maxWait: .seconds(3))
+    }
+
+    public init(threads: Int, queueLimit: Int, maxWait: Duration) {
+        self.threads = threads
+        self.queueLimit = queueLimit
+        self.maxWait = maxWait
+    }
+}
+
 /// Hashes and verifies passwords with argon2id (libargon2), in PHC string format.
 ///
-/// The work runs on a thread pool of its own, never on an event loop or the cooperative pool, and
-/// the pool's size bounds how many hashes (and so how much memory) run at once.
+/// The work runs on a thread pool of its own, never on an event loop or the cooperative pool.
+/// The pool's size bounds how many hashes (and so how much memory) run at once, and its threads
+/// run at a lower OS priority (nice 10), so the scheduler gives the event loops a core first:
+/// a burst of sign-ins slows sign-ins, not every other request. When hashes come faster than
+/// the pool computes them, the queue is bounded in length and in wait (`HashingLimits`); what
+/// falls outside is refused with 503 and `Retry-After` (`GatehouseError.hashingBusy`), counted
+/// in `gatehouse_password_hashes_shed_total`.
 public final class PasswordHasher: Sendable {
     public let parameters: Argon2Parameters
+    public let limits: HashingLimits
     private let pool: NIOThreadPool
     /// A hash of a random password, verified against when an email is unknown so that the
     /// answer takes as long as for a known one.
@@ -34,27 +63,29 @@ public final class PasswordHasher: Sendable {
     private let verifications = Atomic<Int>(0)
     private let waiting = Atomic<Int>(0)
     private let working = Atomic<Int>(0)
+    private let refused = Atomic<Int>(0)
     private let metrics: GatehouseMetrics
 
     /// Hashes and verifications waiting for a thread, and running on one.
     public var queued: Int { waiting.load(ordering: .relaxed) }
     public var running: Int { working.load(ordering: .relaxed) }
+    /// Hashes refused because the queue was full or the wait too long, so far.
+    public var shed: Int { refused.load(ordering: .relaxed) }
 
     /// How many argon2 verifications have run (real or dummy): what a sign-in costs, counted.
     public var verificationsRun: Int { verifications.load(ordering: .relaxed) }
 
     public init(
         parameters: Argon2Parameters = .default,
-        threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        limits: HashingLimits = .default,
         metrics: GatehouseMetrics = GatehouseMetrics()
     ) {
         self.parameters = parameters
+        self.limits = limits
         self.metrics = metrics
-        self.pool = NIOThreadPool(numberOfThreads: max(1, threads))
+        self.pool = NIOThreadPool(numberOfThreads: max(1, limits.threads))
         self.pool.start()
-        self.dummyHash =
-            (try? Self.hash(password: Secrets.sessionToken(), salt: Secrets.randomBytes(16), parameters: parameters))
-            ?? ""
+        self.dummyHash = Self.unmatchableHash(parameters: parameters)
     }
 
     deinit {
@@ -67,21 +98,30 @@ public final class PasswordHasher: Sendable {
         return try await measured { try Self.hash(password: password, salt: salt, parameters: parameters) }
     }
 
-    /// True when `password` matches the PHC string `encoded`; false for a mismatch or a malformed hash.
-    public func verify(_ password: String, against encoded: String) async -> Bool {
-        (try? await measured {
+    /// True when `password` matches the PHC string `encoded`; false for a mismatch or a malformed
+    /// hash. Throws `GatehouseError.hashingBusy` when the pool sheds it.
+    public func verify(_ password: String, against encoded: String) async throws -> Bool {
+        try await measured {
             self.verifications.add(1, ordering: .relaxed)
             return Self.verify(password: password, encoded: encoded)
-        }) ?? false
+        }
     }
 
-    /// Runs `work` on the pool, counted while it waits and while it runs, its time recorded.
+    /// Runs `work` on the pool, counted while it waits and while it runs, its time recorded;
+    /// refused (unrun) when the queue is full or the wait was too long.
     func measured<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        waiting.add(1, ordering: .relaxed)
-        let result: Result<T, any Error>
+        guard waiting.wrappingAdd(1, ordering: .relaxed).newValue <= limits.queueLimit else {
+            waiting.subtract(1, ordering: .relaxed)
+            throw refuse()
+        }
+        let queuedAt = ContinuousClock.now
+        let maxWait = limits.maxWait
+        let result: Result<T, any Error>?
         do {
-            result = try await pool.runIfActive {
+            result = try await pool.runIfActive { () -> Result<T, any Error>? in
                 self.waiting.subtract(1, ordering: .relaxed)
+                guard ContinuousClock.now - queuedAt <= maxWait else { return nil }
+                Self.lowerThisThreadsPriority()
                 self.working.add(1, ordering: .relaxed)
                 let start = ContinuousClock.now
                 defer {
@@ -95,12 +135,37 @@ public final class PasswordHasher: Sendable {
             waiting.subtract(1, ordering: .relaxed)
             throw error
         }
+        guard let result else { throw refuse() }
         return try result.get()
     }
 
+    private func refuse() -> GatehouseError {
+        refused.add(1, ordering: .relaxed)
+        metrics.passwordHashShed()
+        return .hashingBusy
+    }
+
+    /// nice 10 for the calling thread alone: Linux keeps the nice value per thread, and `who`
+    /// 0 names the calling thread (setpriority(2), "Bugs"). The lanes argon2 starts for
+    /// parallelism > 1 inherit it.
+    static func lowerThisThreadsPriority() {
+        #if os(Linux)
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        #endif
+    }
+
     /// Spends the time of one verification without a real hash, for unknown accounts.
-    public func verifyDummy(_ password: String) async {
-        _ = await verify(password, against: dummyHash)
+    public func verifyDummy(_ password: String) async throws {
+        _ = try await verify(password, against: dummyHash)
+    }
+
+    /// A PHC string of this cost with a random salt and a random hash: verifying against it is
+    /// a whole argon2 computation followed by a mismatch, as for a wrong password. Made
+    /// without hashing, so that starting costs no hash, nor its memory.
+    static func unmatchableHash(parameters: Argon2Parameters) -> String {
+        func phcBase64(_ bytes: [UInt8]) -> String { String(Data(bytes).base64EncodedString().prefix { $0 != "=" }) }
+        let cost = "m=\(parameters.memoryKiB),t=\(parameters.iterations),p=\(parameters.parallelism)"
+        return "$argon2id$v=19$\(cost)$\(phcBase64(Secrets.randomBytes(16)))$\(phcBase64(Secrets.randomBytes(32)))"
     }
 
     public struct HashError: Error, CustomStringConvertible {

@@ -177,6 +177,13 @@ extension GatehouseError {
         validation([FieldIssue(field: field, message: message, code: code)])
     }
 
+    /// The password hashing queue is full (see `PasswordHasher`): nothing was checked or
+    /// changed, and the client may try again shortly.
+    public static let hashingBusy = GatehouseError(
+        .serviceUnavailable,
+        "Server busy, try again shortly",
+        headers: [.retryAfter: "2"]
+    )
     public static let payloadTooLarge = GatehouseError(.contentTooLarge, "Request body too large (limit 64 KiB)")
     public static let internalError = GatehouseError(.internalServerError, "Internal server error")
 }

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import Synchronization
 
 /// The service's numbers, through swift-metrics with a factory of the host's choosing (the
 /// host's is Prometheus, served on its own listener; without one they go nowhere). Each name
@@ -11,7 +12,8 @@ import Foundation
 ///   factor owed).
 /// - `gatehouse_registrations_total`.
 /// - `gatehouse_password_hash_duration_seconds`; `gatehouse_password_hashes_queued` and
-///   `_running` (read when scraped).
+///   `_running` (read when scraped); `gatehouse_password_hashes_shed_total` (refused, the
+///   queue full).
 /// - `gatehouse_session_cache_lookups_total{result}`: `hit`, `miss` (read when scraped).
 /// - `gatehouse_outbox_mails{status}` (read when scraped);
 ///   `gatehouse_mail_deliveries_total{provider,outcome}` (`sent`, `retry`, `failed`) and
@@ -26,6 +28,7 @@ public final class GatehouseMetrics: Sendable {
         // the first event.
         _ = Counter(label: "gatehouse_registrations_total", factory: factory)
         _ = Counter(label: "gatehouse_mail_retries_total", factory: factory)
+        _ = Counter(label: "gatehouse_password_hashes_shed_total", factory: factory)
         for outcome in ["ok", "failed", "locked", "two_factor"] {
             _ = Counter(label: "gatehouse_sign_ins_total", dimensions: [("outcome", outcome)], factory: factory)
         }
@@ -39,17 +42,39 @@ public final class GatehouseMetrics: Sendable {
         case twoFactor = "two_factor"
     }
 
+    struct RequestSeries: Hashable {
+        var route: String
+        var method: String
+        var status: Int
+    }
+
+    /// The handles of each request series, made once: a new handle costs the factory a lookup
+    /// under its lock and the labels' strings, on every request.
+    private let requestSeries = Mutex<[RequestSeries: (count: CoreMetrics.Counter, time: CoreMetrics.Timer)]>([:])
+
     public func request(route: String, method: String, status: Int, duration: Duration) {
-        Counter(
-            label: "gatehouse_http_requests_total",
-            dimensions: [("route", route), ("method", method), ("status", String(status))],
-            factory: factory
-        ).increment()
-        Timer(
-            label: "gatehouse_http_request_duration_seconds",
-            dimensions: [("route", route), ("method", method)],
-            factory: factory
-        ).recordNanoseconds(Self.nanoseconds(duration))
+        let key = RequestSeries(route: route, method: method, status: status)
+        let handles =
+            requestSeries.withLock { $0[key] }
+            ?? {
+                let made = (
+                    count: Counter(
+                        label: "gatehouse_http_requests_total",
+                        dimensions: [("route", route), ("method", method), ("status", String(status))],
+                        factory: factory
+                    ),
+                    time: Timer(
+                        label: "gatehouse_http_request_duration_seconds",
+                        dimensions: [("route", route), ("method", method)],
+                        factory: factory
+                    )
+                )
+                // Routes are templates and methods and statuses few, so this stays small.
+                requestSeries.withLock { $0[key] = made }
+                return made
+            }()
+        handles.count.increment()
+        handles.time.recordNanoseconds(Self.nanoseconds(duration))
     }
 
     public func signIn(_ outcome: SignInOutcome) {
@@ -64,6 +89,10 @@ public final class GatehouseMetrics: Sendable {
     public func passwordHash(took duration: Duration) {
         Timer(label: "gatehouse_password_hash_duration_seconds", factory: factory)
             .recordNanoseconds(Self.nanoseconds(duration))
+    }
+
+    public func passwordHashShed() {
+        Counter(label: "gatehouse_password_hashes_shed_total", factory: factory).increment()
     }
 
     public func delivery(provider: String, outcome: String) {

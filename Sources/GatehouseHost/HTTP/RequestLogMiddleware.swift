@@ -13,6 +13,10 @@ struct RequestLogMiddleware: RouterMiddleware {
     /// Each request is also counted and timed (`gatehouse_http_*`).
     let metrics: GatehouseMetrics
 
+    static let knownMethods: Set<HTTPRequest.Method> = [
+        .get, .head, .post, .put, .delete, .connect, .options, .trace, .patch,
+    ]
+
     func handle(
         _ request: Request,
         context: GatehouseContext,
@@ -21,15 +25,18 @@ struct RequestLogMiddleware: RouterMiddleware {
         let start = ContinuousClock.now
         var response = try await next(request, context)
         let elapsed = ContinuousClock.now - start
-        let millis = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         response.headers[.xRequestID] = context.id
         let route = context.endpointPath ?? "(no route)"
         metrics.request(
             route: route,
-            method: request.method.rawValue,
+            // A client may send any token as a method: the series keep to the known ones.
+            method: Self.knownMethods.contains(request.method) ? request.method.rawValue : "OTHER",
             status: Int(response.status.code),
             duration: elapsed
         )
+        // The line's metadata is built only when info lines are written at all.
+        guard context.logger.logLevel <= .info else { return response }
+        let millis = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         var metadata: Logger.Metadata = [
             "request_id": "\(context.id)",
             "method": "\(request.method)",

@@ -3,10 +3,16 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-swift build -c release --product gatehouse --scratch-path .build-release >/dev/null 2>&1
+work=$(mktemp -d)
+# As `make release` builds it (the Swift runtime linked in), in a folder of its own.
+swift build -c release --static-swift-stdlib --product gatehouse --scratch-path .build-release \
+    >"$work/build.log" 2>&1 || {
+    cat "$work/build.log" >&2
+    rm -rf "$work"
+    exit 1
+}
 binary=.build-release/release/gatehouse
 
-work=$(mktemp -d)
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

@@ -19,14 +19,17 @@ many_seconds=${MANY_SECONDS:-130}
 big_users=${BIG_USERS:-1000000}
 scripts/install-deps.sh --bench
 source benchmarks/common.sh
-swift build -c release --package-path benchmarks/bare --scratch-path .build-bare >/dev/null 2>&1
+swift build -c release --package-path benchmarks/bare --scratch-path .build-bare >"$work/build-bare.log" 2>&1 || {
+    cat "$work/build-bare.log" >&2
+    exit 1
+}
 bare_binary=.build-bare/release/bare
 
 export GATEHOUSE_DATABASE_PATH="$work/gatehouse.sqlite"
 export GATEHOUSE_SERVER_HOST=127.0.0.1 GATEHOUSE_SERVER_PORT=0 GATEHOUSE_LOG_LEVEL=notice
 export GATEHOUSE_METRICS_PORT=0
-export GATEHOUSE_POLICIES_RATE_LIMIT_GENERAL_LIMIT=100000000
-export GATEHOUSE_POLICIES_RATE_LIMIT_REGISTER_LIMIT=100000000
+export GATEHOUSE_POLICIES_RATE_LIMIT_GENERAL_LIMIT=10000000
+export GATEHOUSE_POLICIES_RATE_LIMIT_REGISTER_LIMIT=1000000
 hash_threads=$(($(nproc) > 1 ? $(nproc) - 1 : 1))
 at_once=$((2 * hash_threads)) # sign-in and registration loops: twice the hashing threads
 
@@ -95,7 +98,7 @@ LUA
 cat >"$work/login.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"email":"bench@example.test","password":"Load!Test42"}'
+wrk.body = '{"email":"signin@bench.test","password":"Load!Test42"}'
 LUA
 cat >"$work/register.lua" <<'LUA'
 -- New accounts, each with its own address.
@@ -127,6 +130,9 @@ stop
 # --- Gatehouse with 1,000 users -------------------------------------------------------------
 GATEHOUSE_PASSWORD='Load!Test42' "$binary" user create --config etc/gatehouse.yaml \
     --email bench@example.test --first-name Bench --last-name Mark --role admin >/dev/null
+# The sign-in loops sign this one in (its sessions beyond 20 are pruned, nobody else's).
+GATEHOUSE_PASSWORD='Load!Test42' "$binary" user create --config etc/gatehouse.yaml \
+    --email signin@bench.test --first-name Sign --last-name In >/dev/null
 python3 benchmarks/seed.py "$GATEHOUSE_DATABASE_PATH" 1000 1000 "$work/tokens"
 # Started once to settle the files, then measured on a restart, as an operator restarts it.
 launch gatehouse "$binary" serve --config etc/gatehouse.yaml
@@ -153,13 +159,6 @@ for _ in $(seq $((many_seconds / 10))); do
     windows+=("$rps:$p99")
     many_bad=$((many_bad + bad))
 done
-read -r many_rps many_min many_p99 many_p99_median < <(printf '%s\n' "${windows[@]}" | awk -F: '
-    { rps[NR] = $1; p99[NR] = $2; sum += $1 }
-    END {
-        n = asort(rps); asort(p99)
-        printf "%.0f %.0f %.2f %.2f\n", sum / NR, rps[1], p99[n], p99[int((n + 1) / 2)]
-    }')
-
 # The same during sign-ins flat out (twice the hashing threads, each in a loop).
 wrk -t1 -c"$at_once" -d"$((seconds + 4))s" -s "$work/login.lua" "$base/api/auth/login" >"$work/signins.log" 2>&1 &
 signins=$!
@@ -213,10 +212,6 @@ bad_total=$(awk '/Non-2xx/ {n += $NF} END {print n + 0}' "$work/wrk.log")
     echo "health_rps $health_rps"
     echo "me1_rps $me1_rps"
     echo "me1_p99 $me1_p99"
-    echo "many_rps $many_rps"
-    echo "many_min $many_min"
-    echo "many_p99 $many_p99"
-    echo "many_p99_median $many_p99_median"
     echo "busy_p99 $busy_p99"
     echo "busy_rps $busy_rps"
     echo "signin_rate ${signin_rate:-0}"

@@ -2,8 +2,8 @@
 
     seed.py DB USERS [SESSIONS TOKENS_FILE]
 
-Adds users `cbench0000000000000000001`... (one SQL statement, so a million take seconds, not the
-hours their password hashes would) until the table holds USERS, each with the password hash of
+Adds USERS users `cbench0000000000000000001`... in all, over runs (one SQL statement, so a
+million take seconds, not the hours their password hashes would), each with the password hash of
 bench@example.test and a createdAt one second apart (user i is i seconds old, so the list's
 order is the seeding order). With SESSIONS, also gives each of the first SESSIONS seeded users a
 session and writes their tokens, one a line, to TOKENS_FILE: what signing each in would give,
@@ -18,8 +18,7 @@ db_path, users = sys.argv[1], int(sys.argv[2])
 db = sqlite3.connect(db_path)
 db.execute("PRAGMA journal_mode = WAL")
 have = db.execute("SELECT COUNT(*) FROM users WHERE id LIKE 'cbench%'").fetchone()[0]
-total = db.execute("SELECT COUNT(*) FROM users").fetchone()[0]
-first, last = have + 1, have + users - total
+first, last = have + 1, users
 if last >= first:
     db.execute(
         """

@@ -218,11 +218,16 @@ public struct RateLimitPolicy: PolicyModule {
         return refusal(message, limit: window.limit, resetAt: resetAt, now: now)
     }
 
+    static let limitHeader = HTTPField.Name("X-RateLimit-Limit")!
+    static let remainingHeader = HTTPField.Name("X-RateLimit-Remaining")!
+    static let resetHeader = HTTPField.Name("X-RateLimit-Reset")!
+
     func headers(limit: Int, remaining: Int, resetAt: Date, now: Date) -> HTTPFields {
         var fields = HTTPFields()
-        fields[HTTPField.Name("X-RateLimit-Limit")!] = String(limit)
-        fields[HTTPField.Name("X-RateLimit-Remaining")!] = String(max(0, remaining))
-        fields[HTTPField.Name("X-RateLimit-Reset")!] = String(Int(resetAt.timeIntervalSince1970.rounded(.up)))
+        fields.reserveCapacity(4)
+        fields[Self.limitHeader] = String(limit)
+        fields[Self.remainingHeader] = String(max(0, remaining))
+        fields[Self.resetHeader] = String(Int(resetAt.timeIntervalSince1970.rounded(.up)))
         return fields
     }
 

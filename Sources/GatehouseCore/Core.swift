@@ -23,9 +23,11 @@ public struct Runtime: Sendable {
         self.modules = modules
         self.mailer = mailer
         self.features = features
+        self.policies = modules.compactMap { $0 as? any PolicyModule }
     }
 
-    public var policies: [any PolicyModule] { modules.compactMap { $0 as? any PolicyModule } }
+    /// The policy modules, in order (found once: every request asks).
+    public let policies: [any PolicyModule]
 
     public func module<M: GatehouseModule>(_ type: M.Type) -> M? {
         modules.lazy.compactMap { $0 as? M }.first

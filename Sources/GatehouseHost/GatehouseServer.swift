@@ -37,7 +37,12 @@ public final class GatehouseServer: Sendable {
 
     /// Loads and validates the config, opens the store and brings its schema up to date.
     public static func boot(_ source: ConfigSource, logger: Logger) async throws -> GatehouseServer {
-        let runtime = try await ConfigLoader.load(source)
+        try await boot(source, runtime: try await ConfigLoader.load(source), logger: logger)
+    }
+
+    /// The same, with the config already loaded from `source` (`serve` reads it first for the
+    /// log settings; reading it twice cost a start half its time).
+    public static func boot(_ source: ConfigSource, runtime: Runtime, logger: Logger) async throws -> GatehouseServer {
         let settings = runtime.settings
         let store = try SQLiteStore(
             path: settings.database.path,

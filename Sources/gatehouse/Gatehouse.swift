@@ -97,7 +97,7 @@ struct Serve: AsyncParsableCommand {
         let host: GatehouseServer
         do {
             lock = try DatabaseLock(databaseAt: runtime.settings.database.path)
-            host = try await GatehouseServer.boot(options.source, logger: logger)
+            host = try await GatehouseServer.boot(options.source, runtime: runtime, logger: logger)
         } catch {
             Terminal.fail("cannot start: \(error)")
         }

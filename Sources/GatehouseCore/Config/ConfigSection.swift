@@ -26,6 +26,48 @@ public final class ConfigKeyRecorder: Sendable {
     public var recorded: Set<String> { keys.withLock { $0 } }
 }
 
+/// Which keys a config sets at all: the file's key paths and the environment's variable names.
+/// A read of a key set nowhere (most of them: every country of the age table, every default)
+/// then returns at once, instead of asking each provider three times (as a number, as text,
+/// as a list), each environment lookup encoding the key anew.
+public struct ConfigPresence: Sendable {
+    let fileKeys: Set<String>
+    let variables: Set<String>
+
+    public init(fileKeys: some Sequence<String>, variables: some Sequence<String>) {
+        self.fileKeys = Set(fileKeys)
+        self.variables = Set(variables)
+    }
+
+    /// Whether the file or the environment may hold `path`.
+    func mayHold(_ path: String) -> Bool {
+        fileKeys.contains(path) || variables.contains(Self.environmentName(forKey: path))
+    }
+
+    /// The environment variable that overrides a key: `GATEHOUSE_` + the components, each split
+    /// where a lower-case letter meets an upper-case one, upper-cased, joined by `_`
+    /// (`server.secureCookies` → `GATEHOUSE_SERVER_SECURE_COOKIES`), as swift-configuration's
+    /// environment provider encodes keys. Keys are ASCII; anything else becomes `_`.
+    public static func environmentName(forKey key: String) -> String {
+        var out = Array("GATEHOUSE_".utf8)
+        var previous: UInt8 = 0
+        for byte in key.utf8 {
+            let isLower = byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")
+            let isUpper = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")
+            let isDigit = byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+            if byte == UInt8(ascii: ".") {
+                out.append(UInt8(ascii: "_"))
+                previous = 0
+                continue
+            }
+            if isUpper, previous >= UInt8(ascii: "a"), previous <= UInt8(ascii: "z") { out.append(UInt8(ascii: "_")) }
+            out.append(isLower ? byte - 32 : (isUpper || isDigit ? byte : UInt8(ascii: "_")))
+            previous = byte
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
 /// A typed, validating view of one part of the config (`server`, `policies.rateLimit`, ...).
 ///
 /// Values come from swift-configuration's providers (environment first, then the YAML file).
@@ -35,18 +77,26 @@ public struct ConfigSection: Sendable {
     let reader: ConfigReader
     let components: [String]
     public let recorder: ConfigKeyRecorder
+    /// What the sources set, when known: keys set nowhere are not looked up.
+    let presence: ConfigPresence?
 
-    public init(reader: ConfigReader, path: String = "", recorder: ConfigKeyRecorder = ConfigKeyRecorder()) {
+    public init(
+        reader: ConfigReader,
+        path: String = "",
+        recorder: ConfigKeyRecorder = ConfigKeyRecorder(),
+        presence: ConfigPresence? = nil
+    ) {
         self.reader = reader
         self.components = path.isEmpty ? [] : path.split(separator: ".").map(String.init)
         self.recorder = recorder
+        self.presence = presence
     }
 
     /// The dotted path of this section.
     public var path: String { components.joined(separator: ".") }
 
     public func section(_ name: String) -> ConfigSection {
-        ConfigSection(reader: reader, path: fullPath(name), recorder: recorder)
+        ConfigSection(reader: reader, path: fullPath(name), recorder: recorder, presence: presence)
     }
 
     /// The dotted path of `key` in this section.
@@ -58,8 +108,11 @@ public struct ConfigSection: Sendable {
         ConfigIssue(path: fullPath(key), message: message)
     }
 
-    private func configKey(_ key: String) -> ConfigKey {
-        recorder.record(fullPath(key))
+    /// The key to look up, recorded as known; nil when no source sets it.
+    private func configKey(_ key: String) -> ConfigKey? {
+        let path = fullPath(key)
+        recorder.record(path)
+        if let presence, !presence.mayHold(path) { return nil }
         return ConfigKey(components + key.split(separator: ".").map(String.init))
     }
 
@@ -75,7 +128,7 @@ public struct ConfigSection: Sendable {
     // MARK: Scalars
 
     public func optionalString(_ key: String, isSecret: Bool = false) throws -> String? {
-        let k = configKey(key)
+        guard let k = configKey(key) else { return nil }
         if let value = rawScalar(k, isSecret: isSecret) { return value }
         if isList(k) { throw issue(key, "must be a single value, not a list") }
         return nil
@@ -86,7 +139,7 @@ public struct ConfigSection: Sendable {
     }
 
     public func optionalInt(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
-        let k = configKey(key)
+        guard let k = configKey(key) else { return nil }
         if let value = reader.int(forKey: k) {
             guard range.contains(value) else {
                 throw issue(key, "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
@@ -103,7 +156,7 @@ public struct ConfigSection: Sendable {
     }
 
     public func bool(_ key: String, default defaultValue: Bool) throws -> Bool {
-        let k = configKey(key)
+        guard let k = configKey(key) else { return defaultValue }
         if let value = reader.bool(forKey: k) { return value }
         if let raw = rawScalar(k, isSecret: false) { throw issue(key, "must be true or false, got \"\(raw)\"") }
         if isList(k) { throw issue(key, "must be true or false, not a list") }
@@ -123,7 +176,7 @@ public struct ConfigSection: Sendable {
 
     /// A list: a YAML sequence, or a comma-separated environment variable. Empty items are dropped.
     public func stringList(_ key: String, default defaultValue: [String]) throws -> [String] {
-        let k = configKey(key)
+        guard let k = configKey(key) else { return defaultValue }
         if let values = reader.stringArray(forKey: k) {
             return values.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }

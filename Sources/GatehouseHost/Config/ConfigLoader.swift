@@ -39,6 +39,7 @@ public enum ConfigLoader {
         let secrets = SecretsSpecifier<String, String>.dynamic { name, _ in
             name.hasSuffix("_PASSWORD") || name.hasSuffix("_KEY")
         }
+        let aliased = aliasedVariables(source.environment, registry: registry)
         var providers: [any ConfigProvider] = [
             EnvironmentVariablesProvider(
                 environmentVariables: source.environment.filter { $0.key.hasPrefix("GATEHOUSE_") },
@@ -46,7 +47,7 @@ public enum ConfigLoader {
             ).prefixKeys(with: "gatehouse"),
             // The modules' aliases (another product's names for their keys), below ours.
             EnvironmentVariablesProvider(
-                environmentVariables: aliasedVariables(source.environment, registry: registry),
+                environmentVariables: aliased,
                 secretsSpecifier: secrets
             ).prefixKeys(with: "gatehouse"),
         ]
@@ -71,7 +72,13 @@ public enum ConfigLoader {
             }
         }
 
-        let root = ConfigSection(reader: ConfigReader(providers: providers))
+        let root = ConfigSection(
+            reader: ConfigReader(providers: providers),
+            presence: ConfigPresence(
+                fileKeys: fileKeys,
+                variables: source.environment.keys.filter { $0.hasPrefix("GATEHOUSE_") } + aliased.keys
+            )
+        )
         var issues: [ConfigIssue] = []
         func record(_ error: any Error) {
             issues.append((error as? ConfigIssue) ?? ConfigIssue(path: "(config)", message: "\(error)"))
@@ -194,21 +201,8 @@ public enum ConfigLoader {
         return paths
     }
 
-    /// The environment variable that overrides a key: `GATEHOUSE_` + the components, each split
-    /// where a lower-case letter meets an upper-case one, upper-cased, joined by `_`
-    /// (`server.secureCookies` → `GATEHOUSE_SERVER_SECURE_COOKIES`), as swift-configuration's
-    /// environment provider encodes keys.
+    /// The environment variable that overrides a key (see `ConfigPresence.environmentName`).
     public static func environmentName(forKey key: String) -> String {
-        let components = key.split(separator: ".").map { component -> String in
-            var out = ""
-            var previous: Character?
-            for character in component {
-                if let previous, previous.isLowercase, character.isUppercase { out.append("_") }
-                out.append(character.isLetter || character.isNumber ? character : "_")
-                previous = character
-            }
-            return out.uppercased()
-        }
-        return (["GATEHOUSE"] + components).joined(separator: "_")
+        ConfigPresence.environmentName(forKey: key)
     }
 }

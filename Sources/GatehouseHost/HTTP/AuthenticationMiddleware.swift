@@ -53,8 +53,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
         let sessions = core.sessions
         if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].caseInsensitiveCompare("Bearer") == .orderedSame {
-                let token = parts[1].trimmingCharacters(in: .whitespaces)
+            if parts.count == 2, parts[0].equalsIgnoringASCIICase("Bearer") {
+                let token = parts[1].trimmingHTTPWhitespace
                 // A `gk_` token is an API key; anything else a session token.
                 if token.hasPrefix(APIKey.marker) {
                     if let principal = try await apiKeyPrincipal(token) { return principal }
@@ -68,7 +68,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
             }
         }
         if let key = request.headers[.xAPIKey] {
-            return try await apiKeyPrincipal(key.trimmingCharacters(in: .whitespaces))
+            return try await apiKeyPrincipal(key.trimmingHTTPWhitespace)
         }
         return nil
     }

@@ -94,7 +94,13 @@ final class RequestDeadline {
     /// A request's head has arrived and its end has not.
     private var bodyPending = false
     private var unanswered = 0
+    /// When the time runs out (nil: no deadline now).
+    private var deadline: NIODeadline?
+    /// The one timer of the connection, and when it fires. A new deadline later than the
+    /// timer leaves it be (it moves itself on when it fires early), so a keep-alive connection
+    /// schedules about one timer per `readTimeout`, not one per request.
     private var timer: Scheduled<Void>?
+    private var timerAt: NIODeadline?
 
     init(limits: ConnectionLimits) { self.limits = limits }
 
@@ -106,14 +112,29 @@ final class RequestDeadline {
     }
 
     private func schedule(_ context: ChannelHandlerContext, in delay: TimeAmount) {
+        let due = NIODeadline.now() + delay
+        deadline = due
+        if let timerAt, timerAt <= due, timer != nil { return }
+        arm(context.eventLoop, context.channel, at: due)
+    }
+
+    private func arm(_ eventLoop: any EventLoop, _ channel: any Channel, at due: NIODeadline) {
         timer?.cancel()
-        let channel = context.channel
-        let this = NIOLoopBound(self, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: delay) { this.value.expired(channel) }
+        let this = NIOLoopBound(self, eventLoop: eventLoop)
+        timerAt = due
+        timer = eventLoop.scheduleTask(deadline: due) { this.value.fired(eventLoop, channel) }
+    }
+
+    private func fired(_ eventLoop: any EventLoop, _ channel: any Channel) {
+        timer = nil
+        timerAt = nil
+        guard let deadline else { return }
+        if deadline > .now() { return arm(eventLoop, channel, at: deadline) }
+        expired(channel)
     }
 
     private func expired(_ channel: any Channel) {
-        timer = nil
+        deadline = nil
         if unanswered == 0 || bodyPending {
             channel.close(promise: nil)
         } else {
@@ -160,9 +181,9 @@ final class RequestDeadline {
         if quiescing && unanswered == 0 { schedule(context, in: limits.quiesceGrace) }
     }
 
+    /// No deadline now; the timer, if any, finds none when it fires.
     private func cancelTimer() {
-        timer?.cancel()
-        timer = nil
+        deadline = nil
     }
 
     /// Counts the connection, or closes it when the server is full.
@@ -178,7 +199,10 @@ final class RequestDeadline {
     func closed() {
         reading = false
         bodyPending = false
-        cancelTimer()
+        deadline = nil
+        timer?.cancel()
+        timer = nil
+        timerAt = nil
         if unanswered > 0 {
             limits.requestsEnded(unanswered)
             unanswered = 0

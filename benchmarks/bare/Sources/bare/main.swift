@@ -17,7 +17,7 @@ let app = Application(
     configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "Gatehouse"),
     onServerRunning: { channel in
         print("listening on 127.0.0.1:\(channel.localAddress?.port ?? port)")
-        fflush(stdout)
+        fflush(nil)  // every stream: stdout is read by the benchmark through a pipe
     }
 )
 try await app.runService()

@@ -99,12 +99,4 @@ final class CredentialCache<Value: Sendable>: Sendable {
             for hash in state.hashesByUser[userId] ?? [] { change(&state.entries[hash]!.value) }
         }
     }
-
-    /// Drops the entries `isExpired` says are over (the sweep of expired sessions).
-    func removeAll(where isExpired: (Value) -> Bool) {
-        state.withLock { state in
-            for (hash, entry) in state.entries where isExpired(entry.value) { state.remove(hash, of: entry.userId) }
-        }
-    }
-
 }

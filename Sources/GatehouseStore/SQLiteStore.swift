@@ -72,12 +72,15 @@ public final class SQLiteStore: GatehouseStore {
     /// Folds the write-ahead log into the database file (a copy of the file alone is then
     /// whole), and closes every connection.
     public func close() async throws {
-        try await touches.write(to: pool)
+        // The last touches; a failure is reported once the database is closed all the same.
+        var touchFailure: (any Error)?
+        do { try await touches.write(to: pool) } catch { touchFailure = error }
         let busy = try await pool.writeWithoutTransaction { db in
             try Int.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
         try pool.close()
         if busy != 0 { throw DatabaseError(resultCode: .SQLITE_BUSY, message: "the final checkpoint could not finish") }
+        if let touchFailure { throw touchFailure }
     }
 
     public func ping() async throws {
@@ -272,14 +275,19 @@ public final class SQLiteStore: GatehouseStore {
     }
 
     /// Writes the pending touches first, so that a session used in the last second stays. The
-    /// cache keeps its other entries: an expired one is refused when looked up anyway.
+    /// users whose sessions were deleted lose their cached entries (a touch or a read racing
+    /// the sweep cannot keep a deleted session alive in memory); other users' entries stay.
     public func deleteExpiredSessions(now: Date) async throws -> Int {
         try await touches.write(to: pool)
         let deleted = try await pool.write { db in
-            try SessionRecord.filter(SessionRecord.Columns.expiresAt <= now).deleteAll(db)
+            let expired = SessionRecord.filter(SessionRecord.Columns.expiresAt <= now)
+            let rows = try Row.fetchAll(db, expired.select(SessionRecord.Columns.id, SessionRecord.Columns.userId))
+            try expired.deleteAll(db)
+            return rows.map { (id: $0[0] as String, userId: $0[1] as String) }
         }
-        sessionCache.removeAll { $0.0.expiresAt <= now }
-        return deleted
+        touches.forget(deleted.map(\.id))
+        for userId in Set(deleted.map(\.userId)) { sessionCache.invalidate(userId: userId) }
+        return deleted.count
     }
 
     /// Refuses `user`'s email when another account has it (ignoring case). Inside the write

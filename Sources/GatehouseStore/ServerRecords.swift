@@ -137,7 +137,9 @@ extension SQLiteStore {
         return try await pool.read { db in
             var request = UserRecord.order(C.createdAt.desc, C.id.desc)
             if let before {
-                // After that user in this order; an id that names none gives an empty page.
+                // After that user in this order. An id that names none (deleted since the page
+                // before) is an error, not an empty page that would look like the list's end.
+                guard try UserRecord.exists(db, key: before) else { throw StoreError.notFound }
                 request = request.filter(
                     sql: "(createdAt, id) < (SELECT createdAt, id FROM users WHERE id = ?)",
                     arguments: [before]

@@ -17,7 +17,11 @@ final class SessionTouches: Sendable {
     }
 
     private struct State {
+        /// Touches not yet written, the latest of each session.
         var pending: [String: Touch] = [:]
+        /// The batch the last write committed, still applied to reads: a read whose snapshot
+        /// began before that commit would otherwise see neither it nor the stored values.
+        var written: [String: Touch] = [:]
         var flushScheduled = false
     }
 
@@ -39,18 +43,31 @@ final class SessionTouches: Sendable {
         }
     }
 
-    /// `session` as its pending touch leaves it.
+    /// `session` as its latest touch leaves it. The touch's expiry replaces the stored one (a
+    /// lifetime shortened by a reload takes effect at the next use, as the touch computed it).
     func apply(_ session: Session) -> Session {
-        guard let touch = state.withLock({ $0.pending[session.id] }) else { return session }
+        guard let touch = state.withLock({ $0.pending[session.id] ?? $0.written[session.id] }) else {
+            return session
+        }
         var touched = session
-        touched.lastSeenAt = max(session.lastSeenAt, touch.lastSeenAt)
-        touched.expiresAt = max(session.expiresAt, touch.expiresAt)
+        touched.lastSeenAt = touch.lastSeenAt
+        touched.expiresAt = touch.expiresAt
         return touched
     }
 
+    /// Forgets the touches of sessions that were deleted.
+    func forget(_ sessionIds: some Sequence<String>) {
+        state.withLock { state in
+            for id in sessionIds {
+                state.pending[id] = nil
+                state.written[id] = nil
+            }
+        }
+    }
+
     /// Writes every pending touch in one transaction. A session deleted meanwhile is skipped
-    /// (the UPDATE finds no row). A touch leaves the memory only once it is committed, so a
-    /// read never misses it; one that failed to be written stays for the next try.
+    /// (the UPDATE finds no row). A touch leaves `pending` only once it is committed, and stays
+    /// applied until the next write; one that failed to be written stays for the next try.
     func write(to pool: DatabasePool) async throws {
         let batch = state.withLock { state in
             state.flushScheduled = false
@@ -59,13 +76,14 @@ final class SessionTouches: Sendable {
         guard !batch.isEmpty else { return }
         try await pool.write { db in
             let statement = try db.cachedStatement(
-                sql: "UPDATE sessions SET lastSeenAt = MAX(lastSeenAt, ?), expiresAt = MAX(expiresAt, ?) WHERE id = ?"
+                sql: "UPDATE sessions SET lastSeenAt = ?, expiresAt = ? WHERE id = ?"
             )
             for (id, touch) in batch {
                 try statement.execute(arguments: [touch.lastSeenAt, touch.expiresAt, id])
             }
         }
         state.withLock { state in
+            state.written = batch
             for (id, touch) in batch where state.pending[id] == touch { state.pending[id] = nil }
         }
     }

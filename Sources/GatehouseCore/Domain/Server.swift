@@ -47,8 +47,8 @@ public protocol ServerStore: Sendable {
     func transferServer(id: String, to ownerId: String) async throws -> Server
     func deleteServer(id: String) async throws -> Bool
 
-    /// Users, newest first (from just after the user `before` when given), and how many there
-    /// are in all.
+    /// Users, newest first (from just after the user `before` when given; throws
+    /// `StoreError.notFound` when no user has that id), and how many there are in all.
     func users(limit: Int, offset: Int, before: String?) async throws -> (users: [User], total: Int)
     /// The users `query` picks, in its order and page, and how many it picks in all.
     func users(matching query: UserQuery) async throws -> (users: [User], total: Int)

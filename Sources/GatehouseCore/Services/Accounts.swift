@@ -166,7 +166,14 @@ public struct Accounts: Sendable {
 
     /// A page of accounts, newest first, and how many there are in all.
     public func page(limit: Int, offset: Int, before: String? = nil) async throws -> (users: [User], total: Int) {
-        try await core.store.users(limit: limit, offset: offset, before: before)
+        do {
+            return try await core.store.users(limit: limit, offset: offset, before: before)
+        } catch StoreError.notFound {
+            throw GatehouseError.validation(
+                field: "before",
+                "names no user (deleted since the page before?); start again from the first page"
+            )
+        }
     }
 
     /// The users `query` picks, and how many in all.

@@ -111,6 +111,24 @@ import Testing
         #expect(hasher.queued == 0 && hasher.running == 0)
     }
 
+    /// `refuseIfFull` answers for the queue as it is: refused (and counted) while it is full,
+    /// nothing once it has drained.
+    @Test func aCallerCanAskBeforeSpendingAnything() async throws {
+        let hasher = PasswordHasher(
+            parameters: Self.slow,
+            limits: HashingLimits(threads: 1, queueLimit: 1, maxWait: .seconds(60))
+        )
+        let first = Task { try await hasher.hash("one") }
+        while hasher.running == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let second = Task { try await hasher.hash("two") }
+        while hasher.queued == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(throws: GatehouseError.self) { try hasher.refuseIfFull() }
+        #expect(hasher.shed == 1)
+        _ = try await (first.value, second.value)
+        try hasher.refuseIfFull()
+        #expect(hasher.shed == 1)
+    }
+
     /// A hash that waited longer than `maxWait` for the thread is refused without running.
     @Test func aLongWaitIsShed() async throws {
         let hasher = PasswordHasher(

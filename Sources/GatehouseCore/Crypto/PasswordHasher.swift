@@ -139,6 +139,13 @@ public final class PasswordHasher: Sendable {
         return try result.get()
     }
 
+    /// Throws `hashingBusy` (counted) when the queue is full now: for a caller that would
+    /// otherwise spend something on a request the pool is sure to shed (a registration's
+    /// rate-limit slot is counted before its hash).
+    public func refuseIfFull() throws {
+        if waiting.load(ordering: .relaxed) >= limits.queueLimit { throw refuse() }
+    }
+
     private func refuse() -> GatehouseError {
         refused.add(1, ordering: .relaxed)
         metrics.passwordHashShed()

@@ -109,6 +109,8 @@ public struct Registrations: Sendable {
         if let url = form.avatarUrl, let issue = Validate.imageURL(url, field: "image") { issues.append(issue) }
         guard issues.isEmpty else { throw GatehouseError.validation(issues) }
 
+        // Shed before the rate limit counts the attempt, when the hash is sure to be shed.
+        try core.passwords.refuseIfFull()
         try await core.checkPolicies(
             PolicyInput(
                 point: .register,

@@ -32,6 +32,20 @@ func makeUser(_ email: String = "ada@example.com") -> User {
     User(email: email, passwordHash: "$argon2id$v=19$m=19456,t=2,p=1$x$y", firstName: "Ada", lastName: "Lovelace")
 }
 
+/// Ada with sessions `ada-1` and `ada-2` lasting `adaLifetime`, Bob with `bob-1` lasting 600 s,
+/// all started `now` and looked up once (so cached); Ada and her first session.
+func cacheAdaAndBob(in store: SQLiteStore, now: Date, adaLifetime: TimeInterval) async throws -> (User, Session) {
+    let (ada, bob) = (makeUser("ada@example.com"), makeUser("bob@example.com"))
+    try await store.insertUser(ada)
+    try await store.insertUser(bob)
+    let first = makeSession(ada, "ada-1", now: now, lifetime: adaLifetime)
+    try await store.insertSession(first, keepAtMost: 20)
+    try await store.insertSession(makeSession(ada, "ada-2", now: now, lifetime: adaLifetime), keepAtMost: 20)
+    try await store.insertSession(makeSession(bob, "bob-1", now: now, lifetime: 600), keepAtMost: 20)
+    for hash in ["ada-1", "ada-2", "bob-1"] { _ = try await store.session(tokenHash: hash, now: now) }
+    return (ada, first)
+}
+
 @Suite struct SQLiteStoreTests {
     @Test func migratesOnceInWALModeWithForeignKeys() async throws {
         let store = try await makeStore()
@@ -193,15 +207,8 @@ func makeUser(_ email: String = "ada@example.com") -> User {
         let path = dir.appendingPathComponent("gatehouse.sqlite").path
         let store = try SQLiteStore(path: path)
         try await store.migrate()
-        let (ada, bob) = (makeUser("ada@example.com"), makeUser("bob@example.com"))
-        try await store.insertUser(ada)
-        try await store.insertUser(bob)
         let now = Date()
-        let adaSession = makeSession(ada, "ada-1", now: now, lifetime: 600)
-        try await store.insertSession(adaSession, keepAtMost: 20)
-        try await store.insertSession(makeSession(ada, "ada-2", now: now, lifetime: 600), keepAtMost: 20)
-        try await store.insertSession(makeSession(bob, "bob-1", now: now, lifetime: 600), keepAtMost: 20)
-        for hash in ["ada-1", "ada-2", "bob-1"] { _ = try await store.session(tokenHash: hash, now: now) }
+        let (ada, adaSession) = try await cacheAdaAndBob(in: store, now: now, adaLifetime: 600)
 
         let later = now.addingTimeInterval(120)
         try await store.touchSession(
@@ -251,15 +258,8 @@ func makeUser(_ email: String = "ada@example.com") -> User {
     /// the cached entries of the users whose sessions it deleted, no one else's.
     @Test func theSweepKeepsTouchedSessions() async throws {
         let store = try await makeStore()
-        let (ada, bob) = (makeUser("ada@example.com"), makeUser("bob@example.com"))
-        try await store.insertUser(ada)
-        try await store.insertUser(bob)
         let now = Date()
-        let touched = makeSession(ada, "ada-1", now: now, lifetime: 60)
-        try await store.insertSession(touched, keepAtMost: 20)
-        try await store.insertSession(makeSession(ada, "ada-2", now: now, lifetime: 60), keepAtMost: 20)
-        try await store.insertSession(makeSession(bob, "bob-1", now: now, lifetime: 600), keepAtMost: 20)
-        for hash in ["ada-1", "ada-2", "bob-1"] { _ = try await store.session(tokenHash: hash, now: now) }
+        let (ada, touched) = try await cacheAdaAndBob(in: store, now: now, adaLifetime: 60)
         try await store.touchSession(
             id: touched.id,
             userId: ada.id,

@@ -22,6 +22,9 @@ import urllib.parse
 from better_auth_client import APIError, AuthClient
 
 PASSWORD = "Str0ng!pass-phrase"
+# Seconds the client waits for an answer (httpx's default is 5): the test process runs dozens of
+# servers and suites at once on two cores, where a few seconds' stall is load, not a hang.
+CLIENT_TIMEOUT = 30
 
 
 def check(condition, step, detail=""):
@@ -93,7 +96,7 @@ def main():
     origin = {"origin": args.origin}
 
     def browser():
-        return AuthClient(args.base, headers=origin)
+        return AuthClient(args.base, headers=origin, timeout=CLIENT_TIMEOUT)
 
     ada = browser()
     address = "ada@example.test"
@@ -193,13 +196,13 @@ def main():
     check(ada.sign_in.email(email=address, password=password)["token"], "sign-in without a second factor again")
 
     # A token-only client: the set-auth-token header, then Bearer without cookies.
-    script = AuthClient(args.base)
+    script = AuthClient(args.base, timeout=CLIENT_TIMEOUT)
     script.sign_in.email(email=address, password=password)
     script._http.cookies.clear()
     check(script.get_session()["user"]["email"] == address, "Bearer from set-auth-token")
 
     # The origin check: a cookie write from elsewhere is refused.
-    stranger = AuthClient(args.base, headers={"origin": "null"})
+    stranger = AuthClient(args.base, headers={"origin": "null"}, timeout=CLIENT_TIMEOUT)
     stranger._http.cookies = ada._http.cookies
     try:
         stranger.sign_out()

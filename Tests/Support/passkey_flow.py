@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from soft_webauthn import SoftWebauthnDevice
 
-from better_auth_flow import check, flow_arguments, mails, refused, totp
+from better_auth_flow import CLIENT_TIMEOUT, check, flow_arguments, mails, refused, totp
 
 PASSWORD = "Str0ng!pass-phrase"
 
@@ -159,7 +159,7 @@ def main():
     origin = args.origin
 
     def browser():
-        return AuthClient(args.base, headers={"origin": origin})
+        return AuthClient(args.base, headers={"origin": origin}, timeout=CLIENT_TIMEOUT)
 
     # --- Registration with a platform authenticator (soft-webauthn) ---------------------------
     ada = browser()
@@ -217,7 +217,7 @@ def main():
     check(signed_in["user"]["id"] == ada_user["id"] and signed_in["session"]["userId"] == ada_user["id"],
           "verify-authentication signs in", signed_in)
     check(visitor.get_session()["user"]["email"] == "ada@example.test", "a session by cookie")
-    token_only = AuthClient(args.base, headers={"origin": origin})
+    token_only = AuthClient(args.base, headers={"origin": origin}, timeout=CLIENT_TIMEOUT)
     token_only.set_bearer(signed_in["session"]["token"])
     token_only._http.cookies.clear()
     check(token_only.get_session()["user"]["id"] == ada_user["id"], "the session's token works as a bearer")

@@ -209,14 +209,17 @@ func cacheAdaAndBob(in store: SQLiteStore, now: Date, adaLifetime: TimeInterval)
         try await store.migrate()
         let now = Date()
         let (ada, adaSession) = try await cacheAdaAndBob(in: store, now: now, adaLifetime: 600)
+        func touch(at time: Date) async throws {
+            try await store.touchSession(
+                id: adaSession.id,
+                userId: ada.id,
+                lastSeenAt: time,
+                expiresAt: time.addingTimeInterval(600)
+            )
+        }
 
         let later = now.addingTimeInterval(120)
-        try await store.touchSession(
-            id: adaSession.id,
-            userId: ada.id,
-            lastSeenAt: later,
-            expiresAt: later.addingTimeInterval(600)
-        )
+        try await touch(at: later)
         // Nothing dropped: Ada's other session and Bob's stay, the touched one is changed.
         #expect(store.sessionCache.lookup("ada-2") != nil)
         #expect(store.sessionCache.lookup("bob-1") != nil)
@@ -244,12 +247,7 @@ func cacheAdaAndBob(in store: SQLiteStore, now: Date, adaLifetime: TimeInterval)
 
         // One noted just before closing is written by the close.
         let last = later.addingTimeInterval(120)
-        try await store.touchSession(
-            id: adaSession.id,
-            userId: ada.id,
-            lastSeenAt: last,
-            expiresAt: last.addingTimeInterval(600)
-        )
+        try await touch(at: last)
         try await store.close()
         #expect(try stored().map { abs($0.timeIntervalSince(last)) < 0.001 } == true)
     }

@@ -87,26 +87,13 @@ public struct Accounts: Sendable {
     public func authenticate(email: String, password: String) async throws -> User {
         let email = try Validate.boundedEmail(email)
         try await core.checkPolicies(PolicyInput(point: .credentialCheck, email: email))
-        let user: User?
-        do {
-            user = try await core.store.user(email: email)
-        } catch {
-            // Not an answer to the guess: its reserved slot goes back.
-            await core.recordPolicyEvent(.credentialPassed(email: email))
-            throw error
-        }
-        let valid: Bool
-        do {
-            if let user {
-                valid = try await core.passwords.verify(password, against: user.passwordHash)
-            } else {
+        let user = try await unanswered(email) { try await core.store.user(email: email) }
+        let valid = try await unanswered(email) {
+            guard let user else {
                 try await core.passwords.verifyDummy(password)
-                valid = false
+                return false
             }
-        } catch {
-            // Shed unchecked (the hashing queue is full): no answer to the guess either.
-            await core.recordPolicyEvent(.credentialPassed(email: email))
-            throw error
+            return try await core.passwords.verify(password, against: user.passwordHash)
         }
         guard let user, valid else {
             await recordLoginFailure(email: email, userId: user?.id, reason: "password")
@@ -122,12 +109,8 @@ public struct Accounts: Sendable {
     /// before the check (429 while locked), a failure audited with `reason`.
     public func confirmPassword(_ password: String, of user: User, reason: String) async throws -> Bool {
         try await core.checkPolicies(PolicyInput(point: .credentialCheck, email: user.email))
-        let valid: Bool
-        do {
-            valid = try await core.passwords.verify(password, against: user.passwordHash)
-        } catch {
-            await core.recordPolicyEvent(.credentialPassed(email: user.email))
-            throw error
+        let valid = try await unanswered(user.email) {
+            try await core.passwords.verify(password, against: user.passwordHash)
         }
         guard valid else {
             await recordLoginFailure(email: user.email, userId: user.id, reason: reason)
@@ -135,6 +118,18 @@ public struct Accounts: Sendable {
         }
         await core.recordPolicyEvent(.credentialPassed(email: user.email))
         return true
+    }
+
+    /// Runs a step of a check reserved with the lockout for `email`. When the step fails
+    /// without an answer to the guess (the store failed, or the hashing pool shed the hash), the
+    /// reserved slot goes back before the error goes on.
+    func unanswered<T>(_ email: String, _ step: () async throws -> T) async throws -> T {
+        do {
+            return try await step()
+        } catch {
+            await core.recordPolicyEvent(.credentialPassed(email: email))
+            throw error
+        }
     }
 
     /// Counts a failed sign-in towards the lockout and audits it.

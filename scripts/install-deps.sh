@@ -12,8 +12,9 @@ fi
 if [[ "${1:-}" == "--test" ]]; then
     # argon2: the reference CLI for the hashing known-answer test; openssl: throw-away TLS
     # certificates; curl: scripts and benchmarks; oathtool: an independent TOTP; the MaxMind DB
-    # writer: small .mmdb files for the geoblock tests; ssh-keygen: keys and fingerprints.
-    packages+=(argon2 openssl curl oathtool libmaxmind-db-writer-perl openssh-client)
+    # writer: small .mmdb files for the geoblock tests; ssh-keygen: keys and fingerprints;
+    # PostgreSQL 15: a throw-away cluster for the PostgreSQL store (scripts/postgres-cluster.sh).
+    packages+=(argon2 openssl curl oathtool libmaxmind-db-writer-perl openssh-client postgresql-15)
 fi
 
 missing=()

@@ -11,6 +11,15 @@ log=.build/test.log
 # thread's registers and images took minutes).
 export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=yes,interactive=no,color=no,threads=crashed,registers=none,images=none}"
 
+# A throw-away PostgreSQL cluster for the PostgreSQL store's tests (and its two-process
+# end-to-end tests), stopped and deleted however the run ends.
+if [[ -z "${TEST_POSTGRES_URL:-}" ]]; then
+    cluster=$(mktemp -d /tmp/gatehouse-pg.XXXXXX)
+    trap 'scripts/postgres-cluster.sh stop "$cluster"' EXIT
+    TEST_POSTGRES_URL=$(scripts/postgres-cluster.sh start "$cluster")
+    export TEST_POSTGRES_URL
+fi
+
 "${SWIFT:-swift}" test "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # Then schemathesis against the binary, alone: it keeps both cores busy for a minute or two,

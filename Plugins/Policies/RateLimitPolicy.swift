@@ -25,10 +25,19 @@ public struct RateLimitPolicy: PolicyModule {
     /// Verification mails per account, and requests for them per address.
     public let verificationMail: MailLimit
 
-    /// The counters and locks, kept across reloads in the host's pool under this module's id.
+    /// The counters and locks: the store's, shared by every process on it (PostgreSQL), else
+    /// in memory, kept across reloads in the host's pool under this module's id.
     func limits(_ core: Core) -> any RateLimitStore {
-        core.moduleState.shared(Self.id) { InMemoryRateLimits() as any RateLimitStore }
+        core.store.sharedRateLimits ?? core.moduleState.shared(Self.id) { InMemoryRateLimits() as any RateLimitStore }
     }
+
+    /// What a decision is when the counters cannot be reached (the shared database is down):
+    /// refused for a moment, never let through uncounted.
+    static let countersUnavailable = GatehouseError(
+        .serviceUnavailable,
+        "Server busy, try again shortly",
+        headers: [.retryAfter: "2"]
+    )
 
     public struct MailLimit: Sendable, Equatable {
         public var perAccount: Window
@@ -62,10 +71,19 @@ public struct RateLimitPolicy: PolicyModule {
     }
 
     public func decide(_ input: PolicyInput, core: Core) async -> PolicyDecision {
+        do {
+            return try await decideCounting(input, core: core)
+        } catch {
+            core.logger.error("rate limits: the counters cannot be reached: \(error)")
+            return .deny(Self.countersUnavailable)
+        }
+    }
+
+    func decideCounting(_ input: PolicyInput, core: Core) async throws -> PolicyDecision {
         let now = Date()
         switch input.point {
         case .register:
-            if let refusal = overLimit(
+            if let refusal = try await overLimit(
                 "register:\(input.clientIP ?? "-")",
                 register,
                 "Too many registrations from this address, try again later",
@@ -77,14 +95,14 @@ public struct RateLimitPolicy: PolicyModule {
             return .allow
         case .login:
             guard let email = input.email,
-                let until = limits(core).lockedUntil(loginKey(email), now: now)
+                let until = try await limits(core).lockedUntil(loginKey(email), now: now)
             else { return .allow }
             return .deny(lockedOut(until: until, now: now))
         case .credentialCheck:
             guard let email = input.email else { return .allow }
-            return await reserveCheck(loginKey(email), core: core)
+            return try await reserveCheck(loginKey(email), core: core)
         case .passwordResetMail:
-            return mailDecision(
+            return try await mailDecision(
                 passwordReset,
                 kind: "password-reset",
                 input: input,
@@ -92,7 +110,7 @@ public struct RateLimitPolicy: PolicyModule {
                 rateLimits: limits(core)
             )
         case .verificationMail:
-            return mailDecision(
+            return try await mailDecision(
                 verificationMail,
                 kind: "verification",
                 input: input,
@@ -101,7 +119,7 @@ public struct RateLimitPolicy: PolicyModule {
             )
         case .request:
             let caller = input.principal.map { "user:\($0.user.id)" } ?? "ip:\(input.clientIP ?? "-")"
-            let (count, resetAt) = limits(core).hit(
+            let (count, resetAt) = try await limits(core).hit(
                 "request:\(caller)",
                 window: TimeInterval(general.seconds),
                 now: now
@@ -118,12 +136,20 @@ public struct RateLimitPolicy: PolicyModule {
     }
 
     public func record(_ event: PolicyEvent, core: Core) async {
+        do {
+            try await recordCounting(event, core: core)
+        } catch {
+            core.logger.error("rate limits: the counters cannot be reached: \(error)")
+        }
+    }
+
+    func recordCounting(_ event: PolicyEvent, core: Core) async throws {
         switch event {
         case .loginFailed(let email):
             let now = Date()
-            let count = limits(core).count(loginKey(email), now: now)
+            let count = try await limits(core).count(loginKey(email), now: now)
             if count >= loginMaxFailures,
-                limits(core).lock(
+                try await limits(core).lock(
                     loginKey(email),
                     until: now.addingTimeInterval(TimeInterval(loginLockout)),
                     now: now
@@ -134,11 +160,11 @@ public struct RateLimitPolicy: PolicyModule {
             }
         case .loginSucceeded(let email):
             // Not while locked: a check reserved before the lock that ends well does not lift it.
-            if limits(core).lockedUntil(loginKey(email), now: Date()) == nil {
-                limits(core).reset(loginKey(email))
+            if try await limits(core).lockedUntil(loginKey(email), now: Date()) == nil {
+                try await limits(core).reset(loginKey(email))
             }
         case .credentialPassed(let email):
-            limits(core).release(loginKey(email), now: Date())
+            try await limits(core).release(loginKey(email), now: Date())
         }
     }
 
@@ -150,20 +176,20 @@ public struct RateLimitPolicy: PolicyModule {
     /// arrive at once, no more than `maxFailures` wrong ones are ever checked. While every slot
     /// is taken by checks still running, the next waits for one (a burst of right passwords
     /// all get through, a few at a time); once the account is locked, it is refused unchecked.
-    func reserveCheck(_ key: String, core: Core) async -> PolicyDecision {
+    func reserveCheck(_ key: String, core: Core) async throws -> PolicyDecision {
         let clock = ContinuousClock()
         let start = clock.now
         while true {
             let now = Date()
             guard
-                let until = limits(core).reserve(
+                let until = try await limits(core).reserve(
                     key,
                     limit: loginMaxFailures,
                     window: TimeInterval(loginWindow),
                     now: now
                 )
             else { return .allow }
-            if limits(core).lockedUntil(key, now: now) != nil || clock.now - start >= Self.slotWait
+            if try await limits(core).lockedUntil(key, now: now) != nil || clock.now - start >= Self.slotWait
                 || Task.isCancelled
             {
                 return .deny(lockedOut(until: until, now: now))
@@ -183,10 +209,10 @@ public struct RateLimitPolicy: PolicyModule {
     /// client address in a window. The caller decides what a refusal looks like (a reset
     /// request still answers 200).
     func mailDecision(_ limit: MailLimit, kind: String, input: PolicyInput, now: Date, rateLimits: any RateLimitStore)
-        -> PolicyDecision
+        async throws -> PolicyDecision
     {
         let message = "Too many emails requested, try again later"
-        if let refusal = overLimit(
+        if let refusal = try await overLimit(
             "\(kind):ip:\(input.clientIP ?? "-")",
             limit.perAddress,
             message,
@@ -196,7 +222,7 @@ public struct RateLimitPolicy: PolicyModule {
             return .deny(refusal)
         }
         if let email = input.email,
-            let refusal = overLimit(
+            let refusal = try await overLimit(
                 "\(kind):\(Validate.normalizedEmail(email))",
                 limit.perAccount,
                 message,
@@ -211,9 +237,9 @@ public struct RateLimitPolicy: PolicyModule {
 
     /// Counts one hit on `key` in `window`; the refusal when it goes over the window's limit.
     func overLimit(_ key: String, _ window: Window, _ message: String, now: Date, rateLimits: any RateLimitStore)
-        -> GatehouseError?
+        async throws -> GatehouseError?
     {
-        let (count, resetAt) = rateLimits.hit(key, window: TimeInterval(window.seconds), now: now)
+        let (count, resetAt) = try await rateLimits.hit(key, window: TimeInterval(window.seconds), now: now)
         guard count > window.limit else { return nil }
         return refusal(message, limit: window.limit, resetAt: resetAt, now: now)
     }

@@ -1,28 +1,9 @@
 import Foundation
+import GatehouseCore
 import Synchronization
 
-/// Counters and locks for rate limits. In memory (one process); the protocol is the seam for a
-/// shared store when Gatehouse runs as several processes.
-public protocol RateLimitStore: Sendable {
-    /// Counts one hit on `key` in a fixed window of `window` seconds; returns the count so far
-    /// in the window (this hit included) and when the window ends.
-    func hit(_ key: String, window: TimeInterval, now: Date) -> (count: Int, resetAt: Date)
-    /// Takes one of the `limit` slots of `key`'s window, atomically: nil when it was taken,
-    /// else (every slot taken, or `key` locked) when to try again.
-    func reserve(_ key: String, limit: Int, window: TimeInterval, now: Date) -> Date?
-    /// Gives one slot taken by `reserve` back.
-    func release(_ key: String, now: Date)
-    /// The count of `key`'s window now.
-    func count(_ key: String, now: Date) -> Int
-    /// Locks `key` until `until`; false when it was locked already (someone else locked it).
-    @discardableResult func lock(_ key: String, until: Date, now: Date) -> Bool
-    /// When the lock on `key` ends, if it is locked now.
-    func lockedUntil(_ key: String, now: Date) -> Date?
-    /// Forgets the counter and lock of `key`.
-    func reset(_ key: String)
-}
-
-/// The in-memory store. It holds at most `capacity` keys (windows and locks together): past
+/// The in-memory store, for one process (with SQLite; PostgreSQL brings a shared one,
+/// `GatehouseStore.sharedRateLimits`). It holds at most `capacity` keys (windows and locks together): past
 /// that, the least recently used go first, so a flood of distinct keys (made-up emails,
 /// spoofed addresses) keeps its memory flat.
 public final class InMemoryRateLimits: RateLimitStore {
@@ -51,7 +32,7 @@ public final class InMemoryRateLimits: RateLimitStore {
     /// Keys held now (for tests and metrics).
     public var keyCount: Int { state.withLock { $0.entries.count } }
 
-    public func hit(_ key: String, window: TimeInterval, now: Date) -> (count: Int, resetAt: Date) {
+    public func hit(_ key: String, window: TimeInterval, now: Date) async -> (count: Int, resetAt: Date) {
         update(key, now: now) { entry in
             if entry.resetAt <= now { (entry.count, entry.resetAt) = (0, now.addingTimeInterval(window)) }
             entry.count += 1
@@ -59,7 +40,7 @@ public final class InMemoryRateLimits: RateLimitStore {
         }
     }
 
-    public func reserve(_ key: String, limit: Int, window: TimeInterval, now: Date) -> Date? {
+    public func reserve(_ key: String, limit: Int, window: TimeInterval, now: Date) async -> Date? {
         update(key, now: now) { entry in
             if let until = entry.lockedUntil, until > now { return until }
             if entry.resetAt <= now { (entry.count, entry.resetAt) = (0, now.addingTimeInterval(window)) }
@@ -69,7 +50,7 @@ public final class InMemoryRateLimits: RateLimitStore {
         }
     }
 
-    public func release(_ key: String, now: Date) {
+    public func release(_ key: String, now: Date) async {
         state.withLock { state in
             guard var entry = state.entries[key], entry.resetAt > now, entry.count > 0 else { return }
             entry.count -= 1
@@ -77,11 +58,11 @@ public final class InMemoryRateLimits: RateLimitStore {
         }
     }
 
-    public func count(_ key: String, now: Date) -> Int {
+    public func count(_ key: String, now: Date) async -> Int {
         state.withLock { state in state.entries[key].map { $0.resetAt > now ? $0.count : 0 } ?? 0 }
     }
 
-    @discardableResult public func lock(_ key: String, until: Date, now: Date) -> Bool {
+    @discardableResult public func lock(_ key: String, until: Date, now: Date) async -> Bool {
         update(key, now: now) { entry in
             if let current = entry.lockedUntil, current > now { return false }
             entry.lockedUntil = until
@@ -89,11 +70,11 @@ public final class InMemoryRateLimits: RateLimitStore {
         }
     }
 
-    public func lockedUntil(_ key: String, now: Date) -> Date? {
+    public func lockedUntil(_ key: String, now: Date) async -> Date? {
         state.withLock { state in state.entries[key]?.lockedUntil.flatMap { $0 > now ? $0 : nil } }
     }
 
-    public func reset(_ key: String) {
+    public func reset(_ key: String) async {
         state.withLock { state in _ = state.entries.removeValue(forKey: key) }
     }
 

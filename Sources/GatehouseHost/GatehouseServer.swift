@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehousePostgres
 import GatehouseStore
 import Hummingbird
 import Logging
@@ -44,12 +45,7 @@ public final class GatehouseServer: Sendable {
     /// log settings; reading it twice cost a start half its time).
     public static func boot(_ source: ConfigSource, runtime: Runtime, logger: Logger) async throws -> GatehouseServer {
         let settings = runtime.settings
-        let store = try SQLiteStore(
-            path: settings.database.path,
-            busyTimeout: TimeInterval(settings.database.busyTimeout)
-        )
-        try await store.migrate()
-        let secretKey = try SecretKey.loadOrCreate(path: settings.database.keyFile)
+        let (store, secretKey) = try await openStore(settings.database, logger: logger)
         let exporter = MetricsExporter()
         return GatehouseServer(
             source: source,
@@ -57,6 +53,27 @@ public final class GatehouseServer: Sendable {
             exporter: exporter,
             logger: logger
         )
+    }
+
+    /// The store `database` names, its schema brought up to date, and the server key: SQLite at
+    /// `database.path`, or PostgreSQL at `database.url` (where the key is checked against the
+    /// one the database was set up with).
+    public static func openStore(
+        _ database: CoreSettings.Database,
+        logger: Logger
+    ) async throws -> (any GatehouseStore, SecretKey) {
+        if let url = database.url {
+            let store = try PostgresStore(url: url, tls: database.tls, caFile: database.caFile, logger: logger)
+            do {
+                return (store, try await store.migrateAndLoadKey(keyFile: database.keyFile))
+            } catch {
+                try? await store.close()
+                throw error
+            }
+        }
+        let store = try SQLiteStore(path: database.path, busyTimeout: TimeInterval(database.busyTimeout))
+        try await store.migrate()
+        return (store, try SecretKey.loadOrCreate(path: database.keyFile))
     }
 
     /// Builds the HTTP application. `onListening` gets the bound port (useful with port 0).

@@ -8,7 +8,7 @@ import Synchronization
 /// a deleted key or a suspended user stops working at once, and other users' entries stay. A
 /// last-use touch changes its entry in place (`modify`) and drops nothing, so ordinary traffic
 /// never empties the cache. This holds because one Gatehouse process owns the database.
-final class CredentialCache<Value: Sendable>: Sendable {
+package final class CredentialCache<Value: Sendable>: Sendable {
     struct State {
         /// Counts invalidations; a reader notes it before reading the database.
         var counter: UInt64 = 0
@@ -47,17 +47,19 @@ final class CredentialCache<Value: Sendable>: Sendable {
     }
 
     private let state = Mutex(State())
+
+    package init() {}
     static var capacity: Int { 10_000 }
     private let found = Atomic<Int>(0)
     private let missed = Atomic<Int>(0)
 
     /// Lookups answered from memory, and not, so far.
-    var lookups: (hits: Int, misses: Int) { (found.load(ordering: .relaxed), missed.load(ordering: .relaxed)) }
+    package var lookups: (hits: Int, misses: Int) { (found.load(ordering: .relaxed), missed.load(ordering: .relaxed)) }
 
     /// Note this before reading what `store` will keep.
-    var generation: UInt64 { state.withLock { $0.counter } }
+    package var generation: UInt64 { state.withLock { $0.counter } }
 
-    func lookup(_ tokenHash: String) -> Value? {
+    package func lookup(_ tokenHash: String) -> Value? {
         let value = state.withLock { $0.entries[tokenHash]?.value }
         if value == nil {
             missed.add(1, ordering: .relaxed)
@@ -69,7 +71,7 @@ final class CredentialCache<Value: Sendable>: Sendable {
 
     /// Keeps a value of `userId` read while the cache was at `generation`, unless that user's
     /// entries (or all) were dropped since: the value may be stale then.
-    func store(_ tokenHash: String, _ value: Value, userId: String, ifGeneration generation: UInt64) {
+    package func store(_ tokenHash: String, _ value: Value, userId: String, ifGeneration generation: UInt64) {
         state.withLock { state in
             guard state.flushedAt <= generation, (state.droppedAt[userId] ?? 0) <= generation else { return }
             // Full: one entry makes room (whichever the table gives first), not all of them.
@@ -82,7 +84,7 @@ final class CredentialCache<Value: Sendable>: Sendable {
     }
 
     /// Drops the entries of `userId`; nil drops every entry.
-    func invalidate(userId: String?) {
+    package func invalidate(userId: String?) {
         state.withLock { state in
             guard let userId else { return state.flush() }
             state.markChanged(userId)
@@ -93,7 +95,7 @@ final class CredentialCache<Value: Sendable>: Sendable {
     /// Changes the entries of `userId` in place (a last-use touch), keeping them. A value of
     /// theirs read from the database before this, and not yet kept, is not kept: it would
     /// undo the change.
-    func modify(userId: String, _ change: (inout Value) -> Void) {
+    package func modify(userId: String, _ change: (inout Value) -> Void) {
         state.withLock { state in
             state.markChanged(userId)
             for hash in state.hashesByUser[userId] ?? [] { change(&state.entries[hash]!.value) }

@@ -20,18 +20,26 @@ extension Row {
     /// The JSON object stored as text in `column` of `table`.
     func jsonObject(_ column: Column, of table: String) throws -> [String: JSONValue] {
         let text: String = self[column]
-        if text == "{}" { return [:] }
-        guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8)) else {
+        do { return try StoredJSON.object(text) } catch {
             throw StoreError.unknownValue(column: "\(table).\(column.name)", value: text)
         }
-        return object
     }
 }
 
 extension Dictionary where Key == String, Value == JSONValue {
     /// The object as JSON text, its keys sorted.
-    var storedText: String {
-        JSONValue.object(sorted { $0.key < $1.key }.map { ($0.key, $0.value) }).jsonString
+    var storedText: String { StoredJSON.text(self) }
+}
+
+/// A JSON object as either store keeps it: text, its keys sorted.
+package enum StoredJSON {
+    package static func text(_ object: [String: JSONValue]) -> String {
+        JSONValue.object(object.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }).jsonString
+    }
+
+    package static func object(_ text: String) throws -> [String: JSONValue] {
+        if text == "{}" { return [:] }
+        return try JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8))
     }
 }
 

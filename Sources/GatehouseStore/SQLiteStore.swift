@@ -300,3 +300,13 @@ public final class SQLiteStore: GatehouseStore {
         if holders > 0 { throw StoreError.duplicate(field: "email") }
     }
 }
+
+/// What a metrics scrape reads from a store, whichever it is.
+package protocol StoreStatistics: Sendable {
+    /// Session lookups answered from the cache, and not, since the start.
+    var sessionCacheLookups: (hits: Int, misses: Int) { get }
+    /// How many mails the outbox holds in each status.
+    func outboxCounts() async throws -> [OutboxMail.Status: Int]
+}
+
+extension SQLiteStore: StoreStatistics {}

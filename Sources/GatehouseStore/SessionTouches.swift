@@ -10,10 +10,15 @@ import Synchronization
 /// closing the store writes them before the last checkpoint. A crash loses at most the last
 /// second's touches: a session then looks used a minute or so earlier than it was, nothing a
 /// client was told is lost.
-final class SessionTouches: Sendable {
-    struct Touch: Sendable, Equatable {
-        var lastSeenAt: Date
-        var expiresAt: Date
+package final class SessionTouches: Sendable {
+    package struct Touch: Sendable, Equatable {
+        package var lastSeenAt: Date
+        package var expiresAt: Date
+
+        package init(lastSeenAt: Date, expiresAt: Date) {
+            self.lastSeenAt = lastSeenAt
+            self.expiresAt = expiresAt
+        }
     }
 
     private struct State {
@@ -27,14 +32,14 @@ final class SessionTouches: Sendable {
 
     private let state = Mutex(State())
     /// How long touches gather before they are written.
-    let delay: Duration
+    package let delay: Duration
 
-    init(delay: Duration = .seconds(1)) {
+    package init(delay: Duration = .seconds(1)) {
         self.delay = delay
     }
 
     /// Notes a touch; true when none was pending, so the caller schedules a write.
-    func add(sessionId: String, _ touch: Touch) -> Bool {
+    package func add(sessionId: String, _ touch: Touch) -> Bool {
         state.withLock { state in
             state.pending[sessionId] = touch
             guard !state.flushScheduled else { return false }
@@ -45,7 +50,7 @@ final class SessionTouches: Sendable {
 
     /// `session` as its latest touch leaves it. The touch's expiry replaces the stored one (a
     /// lifetime shortened by a reload takes effect at the next use, as the touch computed it).
-    func apply(_ session: Session) -> Session {
+    package func apply(_ session: Session) -> Session {
         guard let touch = state.withLock({ $0.pending[session.id] ?? $0.written[session.id] }) else {
             return session
         }
@@ -56,7 +61,7 @@ final class SessionTouches: Sendable {
     }
 
     /// Forgets the touches of sessions that were deleted.
-    func forget(_ sessionIds: some Sequence<String>) {
+    package func forget(_ sessionIds: some Sequence<String>) {
         state.withLock { state in
             for id in sessionIds {
                 state.pending[id] = nil
@@ -69,19 +74,26 @@ final class SessionTouches: Sendable {
     /// (the UPDATE finds no row). A touch leaves `pending` only once it is committed, and stays
     /// applied until the next write; one that failed to be written stays for the next try.
     func write(to pool: DatabasePool) async throws {
+        try await write { batch in
+            try await pool.write { db in
+                let statement = try db.cachedStatement(
+                    sql: "UPDATE sessions SET lastSeenAt = ?, expiresAt = ? WHERE id = ?"
+                )
+                for (id, touch) in batch {
+                    try statement.execute(arguments: [touch.lastSeenAt, touch.expiresAt, id])
+                }
+            }
+        }
+    }
+
+    /// The same through `commit`, which writes a batch in one transaction of its store.
+    package func write(_ commit: ([String: Touch]) async throws -> Void) async throws {
         let batch = state.withLock { state in
             state.flushScheduled = false
             return state.pending
         }
         guard !batch.isEmpty else { return }
-        try await pool.write { db in
-            let statement = try db.cachedStatement(
-                sql: "UPDATE sessions SET lastSeenAt = ?, expiresAt = ? WHERE id = ?"
-            )
-            for (id, touch) in batch {
-                try statement.execute(arguments: [touch.lastSeenAt, touch.expiresAt, id])
-            }
-        }
+        try await commit(batch)
         state.withLock { state in
             state.written = batch
             for (id, touch) in batch where state.pending[id] == touch { state.pending[id] = nil }

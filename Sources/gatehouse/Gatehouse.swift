@@ -169,7 +169,7 @@ struct CheckConfig: AsyncParsableCommand {
         let modules = runtime.modules.map { type(of: $0).id }.joined(separator: ", ")
         print(
             "config OK (\(options.source.filePath ?? "built-in defaults")): modules \(modules); "
-                + "listening on \(settings.server.host):\(settings.server.port); database \(settings.database.path)"
+                + "listening on \(settings.server.host):\(settings.server.port); database \(settings.database.description)"
         )
     }
 }
@@ -180,11 +180,14 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = try await options.load()
+        let database = runtime.settings.database
         do {
-            let store = try SQLiteStore(path: runtime.settings.database.path)
-            try await store.migrate()
+            // On PostgreSQL this also creates the server key (the first time) or checks it, under
+            // the migration lock, as a start would.
+            let (store, _) = try await GatehouseServer.openStore(database, logger: Logger(label: "gatehouse"))
             let applied = try await store.appliedMigrations()
-            print("database \(runtime.settings.database.path): migrations applied: \(applied.joined(separator: ", "))")
+            try await store.close()
+            print("database \(database.description): migrations applied: \(applied.joined(separator: ", "))")
         } catch {
             Terminal.fail("migration failed: \(error)")
         }
@@ -200,12 +203,26 @@ struct Backup: AsyncParsableCommand {
 
     func run() async throws {
         let database = try await options.load().settings.database
+        if let url = database.url { Terminal.fail(Self.onPostgres(url, keyFile: database.keyFile)) }
         do {
             let users = try SQLiteStore.backup(databaseAt: database.path, key: database.keyFile, to: path)
             print("backup of \(database.path) written to \(path) (\(users) users, checked); key file: \(path).key")
         } catch {
             Terminal.fail("backup failed: \(error)")
         }
+    }
+}
+
+extension Backup {
+    /// What to do instead when the data is in PostgreSQL: its own tools make a consistent copy
+    /// of a live database, and Gatehouse does not redo them.
+    static func onPostgres(_ url: DatabaseURL, keyFile: String) -> String {
+        """
+        the data is in PostgreSQL (database.url), which gatehouse backup does not copy: use pg_dump, e.g.
+          pg_dump --format=custom --file=gatehouse.dump '\(url.redacted)'
+        (restore with pg_restore --clean --dbname=...), and keep a copy of the key file \(keyFile) with it: \
+        without it the TOTP secrets and backup codes in the dump cannot be used.
+        """
     }
 }
 
@@ -219,6 +236,7 @@ struct Restore: AsyncParsableCommand {
 
     func run() async throws {
         let database = try await options.load().settings.database
+        if let url = database.url { Terminal.fail(Backup.onPostgres(url, keyFile: database.keyFile)) }
         let key = path + ".key"
         guard FileManager.default.fileExists(atPath: path), FileManager.default.fileExists(atPath: key) else {
             Terminal.fail("\(path) and \(key) must both exist")

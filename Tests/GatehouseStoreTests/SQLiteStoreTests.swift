@@ -1,16 +1,49 @@
 import Foundation
 import GRDB
 import GatehouseCore
+import Logging
 import Synchronization
 import TestSupport
 import Testing
 
+@testable import GatehousePostgres
 @testable import GatehouseStore
 
 /// A store on a real SQLite file in a fresh folder.
 func makeStore() async throws -> SQLiteStore {
     let dir = try Paths.temporaryDirectory("store")
     let store = try SQLiteStore(path: dir.appendingPathComponent("nested/gatehouse.sqlite").path)
+    try await store.migrate()
+    return store
+}
+
+/// The two stores: the tests of the store protocol run on both.
+enum Backend: String, CaseIterable, Sendable {
+    case sqlite, postgres
+}
+
+/// A store of `backend`, empty and migrated: SQLite in a fresh folder, or PostgreSQL on a fresh
+/// database of the test cluster.
+func makeStore(_ backend: Backend) async throws -> any GatehouseStore {
+    switch backend {
+    case .sqlite: return try await makeStore()
+    case .postgres: return try await makePostgresStore()
+    }
+}
+
+/// A PostgreSQL store on `url` (a fresh database when nil), migrated.
+func makePostgresStore(_ url: DatabaseURL? = nil) async throws -> PostgresStore {
+    var logger = Logger(label: "store-test")
+    logger.logLevel = .warning
+    var database = url
+    if database == nil { database = try await TestPostgres.freshDatabase() }
+    let store = try PostgresStore(
+        url: try #require(database),
+        tls: .disable,
+        caFile: nil,
+        maxConnections: 8,
+        logger: logger
+    )
     try await store.migrate()
     return store
 }
@@ -106,8 +139,10 @@ func cacheAdaAndBob(in store: SQLiteStore, now: Date, adaLifetime: TimeInterval)
     /// A trusted browser's token works once, for its account, until it ends; a password change
     /// (which ends the other sessions) forgets the account's trusted browsers, its sign-ins
     /// waiting for a second factor and its changes of address waiting for their link.
-    @Test func trustedDevicesAreSingleUseAndForgottenWithThePassword() async throws {
-        let store = try await makeStore()
+    @Test(arguments: Backend.allCases) func trustedDevicesAreSingleUseAndForgottenWithThePassword(_ backend: Backend)
+        async throws
+    {
+        let store = try await makeStore(backend)
         let (ada, bob) = (makeUser("ada@example.com"), makeUser("bob@example.com"))
         try await store.insertUser(ada)
         try await store.insertUser(bob)
@@ -142,8 +177,10 @@ func cacheAdaAndBob(in store: SQLiteStore, now: Date, adaLifetime: TimeInterval)
         #expect(try await store.takeEmailChange(tokenHash: "e", now: now) == nil)
     }
 
-    @Test func usersRoundTripAndEmailsAreUniqueIgnoringCase() async throws {
-        let store = try await makeStore()
+    @Test(arguments: Backend.allCases) func usersRoundTripAndEmailsAreUniqueIgnoringCase(_ backend: Backend)
+        async throws
+    {
+        let store = try await makeStore(backend)
         var user = makeUser()
         user.settings = ["theme": "dark", "notifications": .object([("email", true)])]
         user.dateOfBirth = "1990-12-10"
@@ -274,8 +311,8 @@ func cacheAdaAndBob(in store: SQLiteStore, now: Date, adaLifetime: TimeInterval)
 
     /// Users newest first, a page by offset or by cursor (`before`), the total kept by triggers,
     /// and the list read through the index (no sort of the whole table).
-    @Test func usersPageByOffsetOrCursorWithAKeptTotal() async throws {
-        let store = try await makeStore()
+    @Test(arguments: Backend.allCases) func usersPageByOffsetOrCursorWithAKeptTotal(_ backend: Backend) async throws {
+        let store = try await makeStore(backend)
         let start = Date()
         var users: [User] = []
         for i in 0..<7 {
@@ -306,6 +343,7 @@ func cacheAdaAndBob(in store: SQLiteStore, now: Date, adaLifetime: TimeInterval)
         #expect(try await store.users(limit: 1, offset: 0, before: nil).total == 6)
         #expect(try await store.users(matching: UserQuery(limit: 1)).total == 6)
 
+        guard let store = store as? SQLiteStore else { return }
         let plan = try await store.pool.read { db in
             try Row.fetchAll(
                 db,
@@ -321,8 +359,8 @@ func cacheAdaAndBob(in store: SQLiteStore, now: Date, adaLifetime: TimeInterval)
         #expect(!plan.contains("TEMP B-TREE"))
     }
 
-    @Test func sessionsAreFoundByHashUntilTheyExpire() async throws {
-        let store = try await makeStore()
+    @Test(arguments: Backend.allCases) func sessionsAreFoundByHashUntilTheyExpire(_ backend: Backend) async throws {
+        let store = try await makeStore(backend)
         let user = makeUser()
         try await store.insertUser(user)
         let now = Date()
@@ -343,8 +381,8 @@ func cacheAdaAndBob(in store: SQLiteStore, now: Date, adaLifetime: TimeInterval)
         #expect(try await store.sessions(userId: user.id, now: now).isEmpty)
     }
 
-    @Test func insertingBeyondTheLimitDropsTheOldest() async throws {
-        let store = try await makeStore()
+    @Test(arguments: Backend.allCases) func insertingBeyondTheLimitDropsTheOldest(_ backend: Backend) async throws {
+        let store = try await makeStore(backend)
         let user = makeUser()
         try await store.insertUser(user)
         let start = Date()
@@ -368,8 +406,8 @@ func cacheAdaAndBob(in store: SQLiteStore, now: Date, adaLifetime: TimeInterval)
         #expect(Set(left.map(\.tokenHash)) == Set((5..<25).map { "t\($0)" }))
     }
 
-    @Test func deletingSessionsIsScopedToTheirUser() async throws {
-        let store = try await makeStore()
+    @Test(arguments: Backend.allCases) func deletingSessionsIsScopedToTheirUser(_ backend: Backend) async throws {
+        let store = try await makeStore(backend)
         let ada = makeUser()
         let bob = makeUser("bob@example.com")
         try await store.insertUser(ada)
@@ -386,8 +424,8 @@ func cacheAdaAndBob(in store: SQLiteStore, now: Date, adaLifetime: TimeInterval)
         #expect(try await store.sessions(userId: bob.id, now: now).count == 1)
     }
 
-    @Test func concurrentWritersAllSucceed() async throws {
-        let store = try await makeStore()
+    @Test(arguments: Backend.allCases) func concurrentWritersAllSucceed(_ backend: Backend) async throws {
+        let store = try await makeStore(backend)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<200 { group.addTask { try await store.insertUser(makeUser("user\(i)@example.com")) } }
             try await group.waitForAll()
@@ -404,8 +442,8 @@ func cacheAdaAndBob(in store: SQLiteStore, now: Date, adaLifetime: TimeInterval)
         var now: Date { value.withLock { $0 } }
     }
 
-    @Test func tokensResolveSlideAndExpire() async throws {
-        let store = try await makeStore()
+    @Test(arguments: Backend.allCases) func tokensResolveSlideAndExpire(_ backend: Backend) async throws {
+        let store = try await makeStore(backend)
         let user = makeUser()
         try await store.insertUser(user)
         let clock = Clock()
@@ -432,8 +470,8 @@ func cacheAdaAndBob(in store: SQLiteStore, now: Date, adaLifetime: TimeInterval)
         #expect(try await sessions.resolve(token: String(repeating: "x", count: 10_000)) == nil)
     }
 
-    @Test func revokeEndsOneOrAll() async throws {
-        let store = try await makeStore()
+    @Test(arguments: Backend.allCases) func revokeEndsOneOrAll(_ backend: Backend) async throws {
+        let store = try await makeStore(backend)
         let user = makeUser()
         try await store.insertUser(user)
         let sessions = Sessions(store: store, settings: { .default })
@@ -451,8 +489,10 @@ func cacheAdaAndBob(in store: SQLiteStore, now: Date, adaLifetime: TimeInterval)
 @Suite struct TimestampTests {
     /// A date shown before it is stored (a 201's createdAt) and after it is read back (a later
     /// GET) must be the same text.
-    @Test func datesReadTheSameAfterARoundTripThroughTheStore() async throws {
-        let store = try await makeStore()
+    @Test(arguments: Backend.allCases) func datesReadTheSameAfterARoundTripThroughTheStore(_ backend: Backend)
+        async throws
+    {
+        let store = try await makeStore(backend)
         for _ in 0..<300 {
             let created = Date(timeIntervalSince1970: Double.random(in: 0...4_000_000_000))
             let user = User(

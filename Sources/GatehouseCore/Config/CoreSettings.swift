@@ -30,8 +30,27 @@ public struct CoreSettings: Sendable, Equatable {
         /// How long a writer waits for the lock before giving up, in seconds.
         public var busyTimeout: Int
         /// The server's secret key (seals TOTP secrets, hashes backup codes); created on first
-        /// start. Default: the database path with `.key` appended.
+        /// start. Default: the database path with `.key` appended; required with `url`.
         public var keyFile: String
+        /// A PostgreSQL server to keep the data in instead of the SQLite file at `path`.
+        public var url: DatabaseURL?
+        /// How the connection to `url` is protected.
+        public var tls: TLS
+        /// The CA certificates (PEM) the server's certificate must chain to, for `require` and
+        /// `verify-full`; nil: the system's.
+        public var caFile: String?
+
+        /// Where the data is, for messages: the SQLite file, or the server without its password.
+        public var description: String { url?.redacted ?? path }
+
+        public enum TLS: String, Sendable, Equatable, CaseIterable {
+            /// Plain TCP (a server on loopback or a private network).
+            case disable
+            /// TLS, the certificate checked against the CA but not the host name.
+            case require
+            /// TLS, the certificate checked against the CA and the host name.
+            case verifyFull = "verify-full"
+        }
     }
 
     /// The Prometheus listener (`metrics.*`): its own address, loopback by default, so metrics
@@ -98,10 +117,28 @@ public struct CoreSettings: Sendable, Equatable {
         let path = try database.string("path", default: "./data/gatehouse.sqlite")
         guard !path.isEmpty else { throw database.issue("path", "must not be empty") }
         let keyFile = try database.string("keyFile", default: "")
+        var url: DatabaseURL?
+        if let text = try database.optionalString("url", isSecret: true), !text.isEmpty {
+            do { url = try DatabaseURL(parsing: text) } catch { throw database.issue("url", error.description) }
+            // Every process on the database must seal with the same key: it has to be named.
+            guard !keyFile.isEmpty else {
+                throw database.issue(
+                    "keyFile",
+                    "is required when database.url is set (every process needs the same key)"
+                )
+            }
+        }
+        let caFile = try database.optionalString("caFile")
+        if let caFile, !caFile.isEmpty, !FileManager.default.isReadableFile(atPath: caFile) {
+            throw database.issue("caFile", "cannot read \(caFile)")
+        }
         let databaseSettings = Database(
             path: path,
             busyTimeout: try database.int("busyTimeout", default: 5, in: 0...600),
-            keyFile: keyFile.isEmpty ? path + ".key" : keyFile
+            keyFile: keyFile.isEmpty ? path + ".key" : keyFile,
+            url: url,
+            tls: try database.choice("tls", default: Database.TLS.require),
+            caFile: caFile?.isEmpty == false ? caFile : nil
         )
 
         let modules = try root.stringList("modules", default: defaultModules)

@@ -63,6 +63,13 @@ public protocol GatehouseStore: UserStore, SessionStore, OutboxStore, Verificati
     func ping() async throws
     /// Closes the database at shutdown, everything written in its main file.
     func close() async throws
+    /// Rate-limit counters every process on this store shares (PostgreSQL); nil when the store
+    /// belongs to one process, which keeps them in memory (SQLite).
+    var sharedRateLimits: (any RateLimitStore)? { get }
+}
+
+extension GatehouseStore {
+    public var sharedRateLimits: (any RateLimitStore)? { nil }
 }
 
 extension UserStore {

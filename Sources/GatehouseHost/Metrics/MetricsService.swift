@@ -30,7 +30,7 @@ final class MetricsExporter: Sendable {
     func scrape(core: Core) async -> String {
         metrics.gauge("gatehouse_password_hashes_queued", value: Double(core.passwords.queued))
         metrics.gauge("gatehouse_password_hashes_running", value: Double(core.passwords.running))
-        if let store = core.store as? SQLiteStore {
+        if let store = core.store as? any StoreStatistics {
             let (now, before) = lastLookups.withLock { last in
                 let now = store.sessionCacheLookups
                 defer { last = now }

@@ -1,0 +1,267 @@
+import Foundation
+import GatehouseCore
+import GatehouseStore
+import Logging
+import NIOSSL
+import PostgresNIO
+
+/// The store on a PostgreSQL server, for several Gatehouse processes on one database
+/// (`database.url`). The same tables and rules as `SQLiteStore`; what SQLite got from having
+/// one writer at a time, this gets from SERIALIZABLE transactions, tried again when the server
+/// finds two of them in conflict (`write`). Each process keeps its own credential caches; a
+/// write that changes a user tells the other processes through `NOTIFY` (see
+/// `CredentialNotices`). Statements are parameterized (`PostgresQuery` interpolation binds every
+/// value); nothing is built from strings.
+public final class PostgresStore: GatehouseStore {
+    let client: PostgresClient
+    let logger: Logger
+    let url: DatabaseURL
+    private let running: Task<Void, Never>
+    let notices: CredentialNotices
+    private let listening: Task<Void, Never>
+    let sessionCache = CredentialCache<(Session, User)>()
+    let apiKeyCache = CredentialCache<(APIKey, User)>()
+    let touches = SessionTouches()
+    let rateLimits: PostgresRateLimits
+
+    /// Connects (lazily: the first statement opens the first connection) to the server `url`
+    /// names, with `tls` as `database.tls` says, verifying against `caFile` (PEM) or the
+    /// system's CAs.
+    public init(
+        url: DatabaseURL,
+        tls: CoreSettings.Database.TLS,
+        caFile: String?,
+        maxConnections: Int = 20,
+        logger: Logger
+    ) throws {
+        self.url = url
+        self.logger = logger
+        var configuration = PostgresClient.Configuration(
+            host: url.host,
+            port: url.port,
+            username: url.user,
+            password: url.password,
+            database: url.database,
+            tls: try Self.clientTLS(tls, caFile: caFile)
+        )
+        configuration.options.maximumConnections = maxConnections
+        configuration.options.additionalStartupParameters = [("application_name", "gatehouse")]
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        running = Task { [client] in await client.run() }
+        rateLimits = PostgresRateLimits(client: client, logger: logger)
+
+        var listenTLS = PostgresConnection.Configuration.TLS.disable
+        if let tls = Self.tlsConfiguration(tls, caFile: caFile) {
+            listenTLS = .require(try NIOSSLContext(configuration: tls))
+        }
+        var listenConfiguration = PostgresConnection.Configuration(
+            host: url.host,
+            port: url.port,
+            username: url.user,
+            password: url.password,
+            database: url.database,
+            tls: listenTLS
+        )
+        listenConfiguration.options.additionalStartupParameters = [
+            ("application_name", CredentialNotices.applicationName)
+        ]
+        let sessionCache = self.sessionCache
+        let apiKeyCache = self.apiKeyCache
+        let notices = CredentialNotices(configuration: listenConfiguration, logger: logger) { userId in
+            sessionCache.invalidate(userId: userId)
+            apiKeyCache.invalidate(userId: userId)
+        }
+        self.notices = notices
+        listening = Task { await notices.run() }
+    }
+
+    static func tlsConfiguration(_ mode: CoreSettings.Database.TLS, caFile: String?) -> TLSConfiguration? {
+        guard mode != .disable else { return nil }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if let caFile { tls.trustRoots = .file(caFile) }
+        tls.certificateVerification = mode == .verifyFull ? .fullVerification : .noHostnameVerification
+        return tls
+    }
+
+    static func clientTLS(_ mode: CoreSettings.Database.TLS, caFile: String?) throws -> PostgresClient.Configuration.TLS
+    {
+        guard let tls = tlsConfiguration(mode, caFile: caFile) else { return .disable }
+        // Built once here, so that a CA file that does not parse fails the start, not every connection.
+        _ = try NIOSSLContext(configuration: tls)
+        return .require(tls)
+    }
+
+    /// The rate-limit counters, in the database every process shares.
+    public var sharedRateLimits: (any RateLimitStore)? { rateLimits }
+
+    // MARK: Transactions
+
+    /// Runs `body` in one SERIALIZABLE transaction and commits it. When the server refuses the
+    /// commit because a concurrent transaction conflicts (40001, or a deadlock, 40P01), the
+    /// whole transaction is run again, up to `attempts` times: its outcome is then as if the
+    /// transactions had run one after another, the guarantee the SQLite store's single writer
+    /// gives. `body` may run more than once; it must only talk to the database.
+    func write<T: Sendable>(
+        attempts: Int = 30,
+        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
+    ) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await client.withTransaction(logger: logger) { connection in
+                    try await connection.query("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", logger: self.logger)
+                    return try await body(connection, self.logger)
+                }
+            } catch let error as PostgresTransactionError {
+                let failure = error.closureError ?? error.commitError ?? error.beginError ?? error
+                if attempt < attempts, Self.isConflict(failure) {
+                    // A short, growing, random wait, so the conflicting writers do not meet again.
+                    try await Task.sleep(for: .microseconds(Int.random(in: 0...(200 << min(attempt, 6)))))
+                    continue
+                }
+                throw Self.storeError(failure)
+            }
+        }
+    }
+
+    /// A write that may change the user `userId`, their sessions or API keys (nil: any user's).
+    /// Their entries in this process's caches are dropped once it has committed (or failed),
+    /// and the other processes are told in the same transaction (a `NOTIFY` is sent at commit).
+    func accountWrite<T: Sendable>(
+        userId: String?,
+        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
+    ) async throws -> T {
+        defer {
+            sessionCache.invalidate(userId: userId)
+            apiKeyCache.invalidate(userId: userId)
+        }
+        let (payload, nonce) = CredentialNotices.payload(userId: userId)
+        notices.expect(nonce)
+        let (result, listeners): (T, Int)
+        do {
+            (result, listeners) = try await write { connection, logger in
+                let result = try await body(connection, logger)
+                try await connection.query(
+                    "SELECT pg_notify(\(CredentialNotices.channel), \(payload))",
+                    logger: logger
+                )
+                // Who must acknowledge: every process listening on this database now.
+                let listeners: Int =
+                    try await connection.all(
+                        """
+                        SELECT COUNT(*) AS n FROM pg_stat_activity
+                        WHERE application_name = \(CredentialNotices.applicationName) AND datname = current_database()
+                        """,
+                        logger
+                    ).first?.get("n") ?? 0
+                return (result, listeners)
+            }
+        } catch {
+            notices.finish(nonce)
+            throw error
+        }
+        await notices.awaitAcknowledgements(nonce, listeners: listeners)
+        return result
+    }
+
+    /// The rows of one statement, outside any transaction.
+    func read(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
+        do {
+            var rows: [PostgresRandomAccessRow] = []
+            for try await row in try await client.query(query, logger: logger) { rows.append(row.makeRandomAccess()) }
+            return rows
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    static func isConflict(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "40001" || state == "40P01"
+    }
+
+    /// A unique constraint's refusal as the store protocol names it; other errors as they are.
+    static func storeError(_ error: any Error) -> any Error {
+        guard let error = error as? PSQLError, error.serverInfo?[.sqlState] == "23505" else { return error }
+        let constraint = error.serverInfo?[.constraintName] ?? ""
+        if constraint == "users_email" { return StoreError.duplicate(field: "email") }
+        if constraint.hasPrefix("ssh_keys") { return StoreError.duplicate(field: "fingerprint") }
+        if constraint.hasPrefix("passkeys_credentialID") { return StoreError.duplicate(field: "credentialID") }
+        return StoreError.duplicate(field: "id")
+    }
+
+    // MARK: Schema and life
+
+    public func migrate() async throws {
+        try await PostgresSchema.migrate(client: client, logger: logger, whileLocked: {})
+    }
+
+    /// Brings the schema up to date holding the migration lock, and runs `whileLocked` under it
+    /// (the server key's first creation): of several processes starting together, one migrates
+    /// and creates, the others wait for it and then find the work done.
+    public func migrate(whileLocked: @escaping @Sendable (PostgresStore) async throws -> Void) async throws {
+        try await PostgresSchema.migrate(client: client, logger: logger) { try await whileLocked(self) }
+    }
+
+    public func appliedMigrations() async throws -> [String] {
+        try await read("SELECT \"name\" FROM schema_migrations ORDER BY \"seq\"").map {
+            try $0["name"].decode(String.self)
+        }
+    }
+
+    public func ping() async throws {
+        _ = try await read("SELECT 1")
+    }
+
+    /// Writes the last touches and closes every connection.
+    public func close() async throws {
+        var touchFailure: (any Error)?
+        do { try await writeTouches() } catch { touchFailure = error }
+        listening.cancel()
+        await listening.value
+        running.cancel()
+        await running.value
+        if let touchFailure { throw touchFailure }
+    }
+
+    /// A value kept in `gatehouse_settings` (the server key's check, for one).
+    public func setting(_ name: String) async throws -> String? {
+        try await read("SELECT \"value\" FROM gatehouse_settings WHERE \"name\" = \(name)").first?["value"].decode(
+            String.self
+        )
+    }
+
+    /// Keeps `value` under `name` unless a value is there already; returns the value kept.
+    public func keepSetting(_ name: String, _ value: String) async throws -> String {
+        try await write { connection, logger in
+            try await connection.query(
+                """
+                INSERT INTO gatehouse_settings ("name", "value") VALUES (\(name), \(value))
+                ON CONFLICT ("name") DO NOTHING
+                """,
+                logger: logger
+            )
+            return try await connection.all(
+                "SELECT \"value\" FROM gatehouse_settings WHERE \"name\" = \(name)",
+                logger
+            ).first?["value"].decode(String.self) ?? value
+        }
+    }
+}
+
+extension PostgresConnection {
+    /// Every row of `query`, read whole (so the connection is free for the next statement).
+    func all(_ query: PostgresQuery, _ logger: Logger) async throws -> [PostgresRandomAccessRow] {
+        var rows: [PostgresRandomAccessRow] = []
+        for try await row in try await self.query(query, logger: logger) { rows.append(row.makeRandomAccess()) }
+        return rows
+    }
+
+    /// Runs `query` and returns how many rows it returned (a `RETURNING` counts what changed).
+    @discardableResult
+    func count(_ query: PostgresQuery, _ logger: Logger) async throws -> Int {
+        try await all(query, logger).count
+    }
+}

@@ -141,6 +141,7 @@ let package = Package(
             name: "gatehouse",
             dependencies: [
                 "GatehouseHost",
+                "GatehousePostgres",
                 "StandardModules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

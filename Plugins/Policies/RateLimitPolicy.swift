@@ -160,9 +160,7 @@ public struct RateLimitPolicy: PolicyModule {
             }
         case .loginSucceeded(let email):
             // Not while locked: a check reserved before the lock that ends well does not lift it.
-            if try await limits(core).lockedUntil(loginKey(email), now: Date()) == nil {
-                try await limits(core).reset(loginKey(email))
-            }
+            try await limits(core).reset(loginKey(email), unlessLockedAt: Date())
         case .credentialPassed(let email):
             try await limits(core).release(loginKey(email), now: Date())
         }

@@ -74,8 +74,11 @@ public final class InMemoryRateLimits: RateLimitStore {
         state.withLock { state in state.entries[key]?.lockedUntil.flatMap { $0 > now ? $0 : nil } }
     }
 
-    public func reset(_ key: String) async {
-        state.withLock { state in _ = state.entries.removeValue(forKey: key) }
+    public func reset(_ key: String, unlessLockedAt now: Date) async {
+        state.withLock { state in
+            guard (state.entries[key]?.lockedUntil ?? .distantPast) <= now else { return }
+            state.entries[key] = nil
+        }
     }
 
     /// Runs `body` on `key`'s entry (a new one if needed), marks it used, and keeps the store

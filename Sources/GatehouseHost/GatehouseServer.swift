@@ -45,7 +45,7 @@ public final class GatehouseServer: Sendable {
     /// log settings; reading it twice cost a start half its time).
     public static func boot(_ source: ConfigSource, runtime: Runtime, logger: Logger) async throws -> GatehouseServer {
         let settings = runtime.settings
-        let (store, secretKey) = try await openStore(settings.database, logger: logger)
+        let (store, secretKey) = try await openStore(settings, logger: logger)
         let exporter = MetricsExporter()
         return GatehouseServer(
             source: source,
@@ -55,15 +55,22 @@ public final class GatehouseServer: Sendable {
         )
     }
 
-    /// The store `database` names, its schema brought up to date, and the server key: SQLite at
+    /// The store `settings.database` names, its schema brought up to date, and the server key: SQLite at
     /// `database.path`, or PostgreSQL at `database.url` (where the key is checked against the
     /// one the database was set up with).
     public static func openStore(
-        _ database: CoreSettings.Database,
+        _ settings: CoreSettings,
         logger: Logger
     ) async throws -> (any GatehouseStore, SecretKey) {
+        let database = settings.database
         if let url = database.url {
-            let store = try PostgresStore(url: url, tls: database.tls, caFile: database.caFile, logger: logger)
+            let store = try PostgresStore(
+                url: url,
+                tls: database.tls,
+                caFile: database.caFile,
+                outboxLease: TimeInterval(settings.mail.outbox.lease),
+                logger: logger
+            )
             do {
                 return (store, try await store.migrateAndLoadKey(keyFile: database.keyFile))
             } catch {

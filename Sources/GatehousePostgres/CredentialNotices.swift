@@ -28,6 +28,9 @@ final class CredentialNotices: Sendable {
     static let unawaited = "-"
     /// How long a write waits for the acknowledgements.
     static let ackTimeout = Duration.seconds(2)
+    /// How often the listening connection proves it is alive, and how long the proof may take:
+    /// a connection the network dropped without a word is given up within twice this.
+    static let heartbeat = Duration.seconds(2)
 
     struct Waiter {
         var needed: Int?
@@ -37,12 +40,15 @@ final class CredentialNotices: Sendable {
 
     struct State {
         var listening = false
+        /// When the listening connection last proved alive (a heartbeat answered).
+        var aliveAt = ContinuousClock.now
         /// Writes expecting acknowledgements, by nonce.
         var waiting: [String: Waiter] = [:]
     }
 
     private let state = Mutex(State())
-    private let configuration: PostgresConnection.Configuration
+    /// The listening connection's settings (also used for a one-off check at start).
+    let configuration: PostgresConnection.Configuration
     private let logger: Logger
     /// Told the user id of every notice (nil: every user's), and when listening stops.
     private let invalidate: @Sendable (String?) -> Void
@@ -57,8 +63,11 @@ final class CredentialNotices: Sendable {
         self.invalidate = invalidate
     }
 
-    /// Whether a credential read now may be kept in the cache.
-    var listening: Bool { state.withLock { $0.listening } }
+    /// Whether a credential read now may be kept in the cache: listening, and heard from the
+    /// server lately (a connection that went silent counts as lost before it is noticed).
+    var listening: Bool {
+        state.withLock { $0.listening && ContinuousClock.now - $0.aliveAt < Self.heartbeat * 3 }
+    }
 
     /// A notice for a change of `userId` (nil: every user), and the nonce its acknowledgements
     /// carry; `expect` it before the write commits.
@@ -71,9 +80,15 @@ final class CredentialNotices: Sendable {
         state.withLock { $0.waiting[nonce] = Waiter() }
     }
 
-    /// Waits until `listeners` acknowledgements of `nonce` came, or `ackTimeout` passed; at once
-    /// when this process is not listening (it would not hear them).
+    /// Waits until `listeners` acknowledgements of `nonce` came, or `ackTimeout` passed. When
+    /// this process is not listening, it cannot hear them: it waits the whole `ackTimeout`,
+    /// time for the others to have heard the notice.
     func awaitAcknowledgements(_ nonce: String, listeners: Int) async {
+        if !listening {
+            finish(nonce)
+            try? await Task.sleep(for: Self.ackTimeout)
+            return
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in
@@ -173,10 +188,33 @@ final class CredentialNotices: Sendable {
         }
     }
 
+    /// One `SELECT 1`, answered within `heartbeat`, or the connection is given up.
+    private func proveAlive(_ connection: PostgresConnection) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await connection.query("SELECT 1", logger: self.logger)
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: Self.heartbeat)
+                return false
+            }
+            let answered = try await group.next() ?? false
+            group.cancelAll()
+            guard answered else { throw HeartbeatLate() }
+            state.withLock { $0.aliveAt = .now }
+        }
+    }
+
+    struct HeartbeatLate: Error, CustomStringConvertible {
+        var description: String { "the listening connection did not answer a heartbeat in time" }
+    }
+
     private func listen(on connection: PostgresConnection) async throws {
         try await connection.listen(on: Self.channel) { notices in
             // Listening from here: what was cached before may have missed a notice.
             invalidate(nil)
+            state.withLock { $0.aliveAt = .now }
             setListening(true)
             logger.info("credential notices: listening")
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -186,8 +224,8 @@ final class CredentialNotices: Sendable {
                 }
                 group.addTask {
                     while true {
-                        try await Task.sleep(for: .seconds(60))
-                        try await connection.query("SELECT 1", logger: self.logger)
+                        try await Task.sleep(for: Self.heartbeat)
+                        try await self.proveAlive(connection)
                     }
                 }
                 try await group.next()

@@ -332,8 +332,14 @@ enum PostgresMigrations {
                     DECLARE
                         r rate_limits%ROWTYPE;
                     BEGIN
-                        INSERT INTO rate_limits ("key", "count", "resetAt") VALUES (k, 0, now) ON CONFLICT ("key") DO NOTHING;
-                        SELECT * INTO r FROM rate_limits WHERE "key" = k FOR UPDATE;
+                        -- The key's row, locked (made if missing; made again if a reset took it
+                        -- between the two statements).
+                        LOOP
+                            INSERT INTO rate_limits ("key", "count", "resetAt") VALUES (k, 0, now)
+                                ON CONFLICT ("key") DO NOTHING;
+                            SELECT * INTO r FROM rate_limits WHERE "key" = k FOR UPDATE;
+                            EXIT WHEN FOUND;
+                        END LOOP;
                         IF r."lockedUntil" > now THEN
                             RETURN r."lockedUntil";
                         END IF;
@@ -356,13 +362,33 @@ enum PostgresMigrations {
                     DECLARE
                         held timestamptz;
                     BEGIN
-                        INSERT INTO rate_limits ("key", "count", "resetAt") VALUES (k, 0, now) ON CONFLICT ("key") DO NOTHING;
-                        SELECT "lockedUntil" INTO held FROM rate_limits WHERE "key" = k FOR UPDATE;
+                        LOOP
+                            INSERT INTO rate_limits ("key", "count", "resetAt") VALUES (k, 0, now)
+                                ON CONFLICT ("key") DO NOTHING;
+                            SELECT "lockedUntil" INTO held FROM rate_limits WHERE "key" = k FOR UPDATE;
+                            EXIT WHEN FOUND;
+                        END LOOP;
                         IF held > now THEN
                             RETURN false;
                         END IF;
                         UPDATE rate_limits SET "lockedUntil" = until WHERE "key" = k;
                         RETURN true;
+                    END $$
+                """,
+            ]
+        ),
+        (
+            "pg3-user-count-deltas",
+            [
+                // The count of users kept as a row of changes per insert or delete, folded into
+                // `counters` by the hourly sweep: one row every registration updated made any
+                // two concurrent ones conflict (SERIALIZABLE), and all but one start again.
+                #"CREATE TABLE user_count_deltas ("delta" bigint NOT NULL)"#,
+                """
+                    CREATE OR REPLACE FUNCTION users_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN
+                        INSERT INTO user_count_deltas ("delta") VALUES (CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END);
+                        RETURN NULL;
                     END $$
                 """,
             ]

@@ -70,8 +70,12 @@ final class PostgresRateLimits: RateLimitStore {
         ).first?["lockedUntil"].decode(Date.self)
     }
 
-    func reset(_ key: String) async throws {
-        _ = try await rows(#"DELETE FROM rate_limits WHERE "key" = \#(key)"#)
+    func reset(_ key: String, unlessLockedAt now: Date) async throws {
+        _ = try await rows(
+            #"""
+            DELETE FROM rate_limits WHERE "key" = \#(key) AND ("lockedUntil" IS NULL OR "lockedUntil" <= \#(now))
+            """#
+        )
     }
 
     func sweep(now: Date) async throws {

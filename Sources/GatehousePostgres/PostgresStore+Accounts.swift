@@ -19,6 +19,7 @@ extension PostgresStore {
 
     public func updateUser(_ user: User) async throws {
         try await accountWrite(userId: user.id) { connection, logger in
+            try await Self.requireExists(user.id, on: connection, logger)
             try await Self.requireEmailFree(user, on: connection, logger)
             guard try await connection.count(user.update, logger) == 1 else { throw StoreError.notFound }
         }
@@ -34,9 +35,15 @@ extension PostgresStore {
         ).first.map(User.init(row:))
     }
 
+    /// The kept count and the changes not yet folded into it (no scan of `users`).
     public func userCount() async throws -> Int {
-        try await read(#"SELECT "value" FROM counters WHERE "name" = 'users'"#).first?.get("value") ?? 0
+        try await read(Self.userCountQuery).first?.get("n") ?? 0
     }
+
+    static let userCountQuery: PostgresQuery = """
+        SELECT ((SELECT "value" FROM counters WHERE "name" = 'users')
+            + COALESCE((SELECT SUM("delta") FROM user_count_deltas), 0))::bigint AS n
+        """
 
     public func count(role: Role) async throws -> Int {
         try await read("SELECT COUNT(*) AS n FROM users WHERE \"role\" = \(role.rawValue)").first?.get("n") ?? 0
@@ -45,6 +52,7 @@ extension PostgresStore {
     public func applyAccountChange(_ change: AccountChange) async throws {
         try await accountWrite(userId: change.user.id) { connection, logger in
             let user = change.user
+            try await Self.requireExists(user.id, on: connection, logger)
             try await Self.requireEmailFree(user, on: connection, logger)
             guard try await connection.count(user.update, logger) == 1 else { throw StoreError.notFound }
             if change.demotesRootAdmin,
@@ -71,6 +79,13 @@ extension PostgresStore {
             }
             for mail in change.mails { try await connection.query(mail.insert, logger: logger) }
             for event in change.audit { try await connection.query(event.insert, logger: logger) }
+        }
+    }
+
+    /// `StoreError.notFound` unless the user `id` exists (checked first, as SQLite does).
+    static func requireExists(_ id: String, on connection: PostgresConnection, _ logger: Logger) async throws {
+        if try await connection.all("SELECT 1 FROM users WHERE \"id\" = \(id)", logger).isEmpty {
+            throw StoreError.notFound
         }
     }
 
@@ -132,7 +147,9 @@ extension PostgresStore {
     public func session(tokenHash: String, now: Date) async throws -> (Session, User)? {
         let listening = notices.listening
         if listening, let cached = sessionCache.lookup(tokenHash) {
-            return cached.0.expiresAt > now ? cached : nil
+            // Past its expiry here; another process may have slid it since: read it again.
+            if cached.0.expiresAt > now { return cached }
+            sessionCache.invalidate(userId: cached.1.id)
         }
         let generation = sessionCache.generation
         guard
@@ -242,6 +259,15 @@ extension PostgresStore {
     /// users whose sessions went lose their cached entries here, and in the other processes.
     public func deleteExpiredSessions(now: Date) async throws -> Int {
         try await writeTouches()
+        // The hourly sweep also folds the count's changes (one statement: each change is
+        // deleted and added once, whichever process sweeps).
+        _ = try await read(
+            """
+            WITH folded AS (DELETE FROM user_count_deltas RETURNING "delta")
+            UPDATE counters SET "value" = "value" + COALESCE((SELECT SUM("delta") FROM folded), 0)::bigint
+            WHERE "name" = 'users'
+            """
+        )
         let deleted = try await write { connection, logger in
             let rows = try await connection.all(
                 #"DELETE FROM sessions WHERE "expiresAt" <= \#(now) RETURNING "id", "userId""#,

@@ -3,15 +3,9 @@ import GatehouseCore
 import PostgresNIO
 
 // The outbox, across processes: a claim takes one due mail with FOR UPDATE SKIP LOCKED (two
-// processes never claim the same row) and holds it for `OutboxLease.length`. A process that
-// dies mid-delivery leaves its claim to expire; the next claim after that takes the mail again.
-// So a mail is delivered once per successful send, and at least once overall.
-
-/// How long a claimed mail belongs to the process that claimed it.
-enum OutboxLease {
-    /// Longer than any one delivery (a provider's timeouts are 30 s or less).
-    static let length: TimeInterval = 300
-}
+// processes never claim the same row) and holds it for `outboxLease` (`mail.outbox.lease`). A
+// process that dies mid-delivery leaves its claim to run out; the next claim after that takes
+// the mail again. So a mail is delivered once per successful send, and at least once overall.
 
 extension PostgresStore {
     public func enqueueMail(_ mail: OutboxMail) async throws {
@@ -25,7 +19,7 @@ extension PostgresStore {
     }
 
     public func claimDueMail(now: Date) async throws -> OutboxMail? {
-        let until = now.addingTimeInterval(OutboxLease.length)
+        let until = now.addingTimeInterval(outboxLease)
         // One statement, so no transaction to retry: the row lock makes it atomic, and SKIP
         // LOCKED passes over a row another process is claiming this instant.
         return try await read(
@@ -52,19 +46,22 @@ extension PostgresStore {
         )
     }
 
-    public func recordMailRetry(id: String, error: String, nextAttemptAt: Date) async throws {
+    public func recordMailRetry(id: String, attempt: Int, error: String, nextAttemptAt: Date) async throws {
         _ = try await read(
             """
             UPDATE mail_outbox SET "status" = 'pending', "lastError" = \(error), "nextAttemptAt" = \(nextAttemptAt),
                 "claimedUntil" = NULL
-            WHERE "id" = \(id)
+            WHERE "id" = \(id) AND "status" = 'sending' AND "attempts" = \(attempt)
             """
         )
     }
 
-    public func recordMailFailed(id: String, error: String) async throws {
+    public func recordMailFailed(id: String, attempt: Int, error: String) async throws {
         _ = try await read(
-            #"UPDATE mail_outbox SET "status" = 'failed', "lastError" = \#(error), "claimedUntil" = NULL WHERE "id" = \#(id)"#
+            """
+            UPDATE mail_outbox SET "status" = 'failed', "lastError" = \(error), "claimedUntil" = NULL
+            WHERE "id" = \(id) AND "status" = 'sending' AND "attempts" = \(attempt)
+            """
         )
     }
 

@@ -23,6 +23,8 @@ public final class PostgresStore: GatehouseStore {
     let apiKeyCache = CredentialCache<(APIKey, User)>()
     let touches = SessionTouches()
     let rateLimits: PostgresRateLimits
+    /// How long a claimed mail belongs to this process (`mail.outbox.lease`).
+    let outboxLease: TimeInterval
 
     /// Connects (lazily: the first statement opens the first connection) to the server `url`
     /// names, with `tls` as `database.tls` says, verifying against `caFile` (PEM) or the
@@ -32,9 +34,11 @@ public final class PostgresStore: GatehouseStore {
         tls: CoreSettings.Database.TLS,
         caFile: String?,
         maxConnections: Int = 20,
+        outboxLease: TimeInterval = 300,
         logger: Logger
     ) throws {
         self.url = url
+        self.outboxLease = outboxLease
         self.logger = logger
         var configuration = PostgresClient.Configuration(
             host: url.host,
@@ -63,7 +67,10 @@ public final class PostgresStore: GatehouseStore {
             tls: listenTLS
         )
         listenConfiguration.options.additionalStartupParameters = [
-            ("application_name", CredentialNotices.applicationName)
+            ("application_name", CredentialNotices.applicationName),
+            // The server notices a listener whose host died within half a minute (writers
+            // count listeners, and wait for each one's acknowledgement).
+            ("tcp_keepalives_idle", "10"), ("tcp_keepalives_interval", "5"), ("tcp_keepalives_count", "3"),
         ]
         let sessionCache = self.sessionCache
         let apiKeyCache = self.apiKeyCache
@@ -75,12 +82,16 @@ public final class PostgresStore: GatehouseStore {
         listening = Task { await notices.run() }
     }
 
+    /// TLS as `database.tls` asks. `require` skips the host-name check only against a private
+    /// CA (`caFile`): against the system's CAs, any site's public certificate would pass, and a
+    /// man in the middle could ask for the password in clear. So without `caFile`, `require`
+    /// checks the name as `verify-full` does.
     static func tlsConfiguration(_ mode: CoreSettings.Database.TLS, caFile: String?) -> TLSConfiguration? {
         guard mode != .disable else { return nil }
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         if let caFile { tls.trustRoots = .file(caFile) }
-        tls.certificateVerification = mode == .verifyFull ? .fullVerification : .noHostnameVerification
+        tls.certificateVerification = mode == .require && caFile != nil ? .noHostnameVerification : .fullVerification
         return tls
     }
 
@@ -187,7 +198,7 @@ public final class PostgresStore: GatehouseStore {
         guard let error = error as? PSQLError, error.serverInfo?[.sqlState] == "23505" else { return error }
         let constraint = error.serverInfo?[.constraintName] ?? ""
         if constraint == "users_email" { return StoreError.duplicate(field: "email") }
-        if constraint.hasPrefix("ssh_keys") { return StoreError.duplicate(field: "fingerprint") }
+        if constraint == "ssh_keys_userId_fingerprint_key" { return StoreError.duplicate(field: "fingerprint") }
         if constraint.hasPrefix("passkeys_credentialID") { return StoreError.duplicate(field: "credentialID") }
         return StoreError.duplicate(field: "id")
     }
@@ -195,13 +206,33 @@ public final class PostgresStore: GatehouseStore {
     // MARK: Schema and life
 
     public func migrate() async throws {
+        try await checkReachable()
         try await PostgresSchema.migrate(client: client, logger: logger, whileLocked: {})
+    }
+
+    /// Connects once, outside the pool, so that a server that cannot be reached, refuses the
+    /// password or does not speak TLS as asked fails a start at once with what went wrong
+    /// (the pool would retry for a minute before giving up).
+    func checkReachable() async throws {
+        var configuration = notices.configuration
+        configuration.options.additionalStartupParameters = [("application_name", "gatehouse")]
+        do {
+            let connection = try await PostgresConnection.connect(
+                configuration: configuration,
+                id: 1,
+                logger: logger
+            )
+            try await connection.close()
+        } catch {
+            throw PostgresUnreachable(url: url, error: error)
+        }
     }
 
     /// Brings the schema up to date holding the migration lock, and runs `whileLocked` under it
     /// (the server key's first creation): of several processes starting together, one migrates
     /// and creates, the others wait for it and then find the work done.
     public func migrate(whileLocked: @escaping @Sendable (PostgresStore) async throws -> Void) async throws {
+        try await checkReachable()
         try await PostgresSchema.migrate(client: client, logger: logger) { try await whileLocked(self) }
     }
 
@@ -263,5 +294,36 @@ extension PostgresConnection {
     @discardableResult
     func count(_ query: PostgresQuery, _ logger: Logger) async throws -> Int {
         try await all(query, logger).count
+    }
+}
+
+/// The database server could not be used; says why in an operator's words, without the password.
+public struct PostgresUnreachable: Error, CustomStringConvertible {
+    let url: DatabaseURL
+    let error: any Error
+
+    public var description: String {
+        let reason: String
+        if let error = error as? PSQLError {
+            switch error.code {
+            case .sslUnsupported:
+                reason = "the server does not offer TLS (database.tls: disable for a server on a private network)"
+            case .failedToAddSSLHandler:
+                reason = "TLS could not be set up (database.caFile?)"
+            case .server:
+                let state = error.serverInfo?[.sqlState] ?? ""
+                let message = error.serverInfo?[.message] ?? "refused"
+                reason =
+                    state == "28P01" || state == "28000"
+                    ? "the server refused the user or password (\(message))" : "the server said: \(message)"
+            case .connectionError:
+                reason = "cannot connect (\(error.underlying.map { "\($0)" } ?? "no answer"))"
+            default:
+                reason = String(reflecting: error)
+            }
+        } else {
+            reason = "\(error)"
+        }
+        return "database \(url.redacted): \(reason)"
     }
 }

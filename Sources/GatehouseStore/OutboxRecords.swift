@@ -109,20 +109,24 @@ extension SQLiteStore {
         }
     }
 
-    public func recordMailRetry(id: String, error: String, nextAttemptAt: Date) async throws {
+    public func recordMailRetry(id: String, attempt: Int, error: String, nextAttemptAt: Date) async throws {
         try await pool.write { db in
             try db.execute(
-                sql: "UPDATE mail_outbox SET status = 'pending', lastError = ?, nextAttemptAt = ? WHERE id = ?",
-                arguments: [error, nextAttemptAt, id]
+                sql: """
+                    UPDATE mail_outbox SET status = 'pending', lastError = ?, nextAttemptAt = ?
+                    WHERE id = ? AND status = 'sending' AND attempts = ?
+                    """,
+                arguments: [error, nextAttemptAt, id, attempt]
             )
         }
     }
 
-    public func recordMailFailed(id: String, error: String) async throws {
+    public func recordMailFailed(id: String, attempt: Int, error: String) async throws {
         try await pool.write { db in
             try db.execute(
-                sql: "UPDATE mail_outbox SET status = 'failed', lastError = ? WHERE id = ?",
-                arguments: [error, id]
+                sql:
+                    "UPDATE mail_outbox SET status = 'failed', lastError = ? WHERE id = ? AND status = 'sending' AND attempts = ?",
+                arguments: [error, id, attempt]
             )
         }
     }

@@ -50,8 +50,11 @@ package final class SessionTouches: Sendable {
 
     /// `session` as its latest touch leaves it. The touch's expiry replaces the stored one (a
     /// lifetime shortened by a reload takes effect at the next use, as the touch computed it).
+    /// A stored use later than the touch (another process's, on a shared database) wins.
     package func apply(_ session: Session) -> Session {
-        guard let touch = state.withLock({ $0.pending[session.id] ?? $0.written[session.id] }) else {
+        guard let touch = state.withLock({ $0.pending[session.id] ?? $0.written[session.id] }),
+            touch.lastSeenAt >= session.lastSeenAt
+        else {
             return session
         }
         var touched = session

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GatehouseCore
 import GatehouseHost
+import GatehousePostgres
 import GatehouseStore
 import Logging
 import StandardModules
@@ -12,8 +13,8 @@ struct Gatehouse: AsyncParsableCommand {
         commandName: "gatehouse",
         abstract: "The account service for game-server hosting panels.",
         subcommands: [
-            Serve.self, CheckConfig.self, Migrate.self, Backup.self, Restore.self, UserCommand.self, MailCommand.self,
-            HashRate.self,
+            Serve.self, CheckConfig.self, Migrate.self, Backup.self, Restore.self, CopyStore.self, UserCommand.self,
+            MailCommand.self, HashRate.self,
         ],
         defaultSubcommand: Serve.self
     )
@@ -92,11 +93,14 @@ struct Serve: AsyncParsableCommand {
         Terminal.bootstrapLogging(level: runtime.settings.logLevel, format: runtime.settings.logFormat)
         let logger = Logger(label: "gatehouse")
         logger.notice("config: \(options.source.filePath ?? "built-in defaults")")
-        // Held while serving: no second server, and no restore, on this database meanwhile.
-        let lock: DatabaseLock
+        // Held while serving a SQLite file: no second server, and no restore, on it meanwhile.
+        // (On PostgreSQL, several processes serve one database.)
+        let lock: DatabaseLock?
         let host: GatehouseServer
         do {
-            lock = try DatabaseLock(databaseAt: runtime.settings.database.path)
+            lock =
+                runtime.settings.database.url == nil
+                ? try DatabaseLock(databaseAt: runtime.settings.database.path) : nil
             host = try await GatehouseServer.boot(options.source, runtime: runtime, logger: logger)
         } catch {
             Terminal.fail("cannot start: \(error)")
@@ -184,7 +188,7 @@ struct Migrate: AsyncParsableCommand {
         do {
             // On PostgreSQL this also creates the server key (the first time) or checks it, under
             // the migration lock, as a start would.
-            let (store, _) = try await GatehouseServer.openStore(database, logger: Logger(label: "gatehouse"))
+            let (store, _) = try await GatehouseServer.openStore(runtime.settings, logger: Logger(label: "gatehouse"))
             let applied = try await store.appliedMigrations()
             try await store.close()
             print("database \(database.description): migrations applied: \(applied.joined(separator: ", "))")
@@ -260,6 +264,60 @@ struct Restore: AsyncParsableCommand {
             print("restored \(path) to \(database.path) (\(users) users); key file: \(database.keyFile)")
         } catch {
             Terminal.fail("restore failed: \(error)")
+        }
+    }
+}
+
+struct CopyStore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "copy-store",
+        abstract: "Copy every table of a SQLite database into an empty PostgreSQL database, in one transaction.",
+        discussion: """
+            Stop the server on the SQLite file first (or copy from a `gatehouse backup`). The target is \
+            migrated, must be empty, and takes the SQLite installation's key file as its server key: \
+            give the new processes that key file (database.keyFile). TLS to the target follows the \
+            config's database.tls and database.caFile.
+            """
+    )
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "The source: sqlite:PATH.") var from: String
+    @Option(help: "The target: postgres://user:password@host:port/database.") var to: String
+    @Option(help: "The source's key file (default: PATH.key).") var keyFile: String?
+
+    func run() async throws {
+        guard from.hasPrefix("sqlite:"), case let path = String(from.dropFirst("sqlite:".count)), !path.isEmpty else {
+            Terminal.fail("--from must be sqlite:PATH")
+        }
+        guard FileManager.default.fileExists(atPath: path) else { Terminal.fail("\(path) does not exist") }
+        let url: DatabaseURL
+        do { url = try DatabaseURL(parsing: to) } catch { Terminal.fail("--to \(error)") }
+        let database = try await options.load().settings.database
+        let lock: DatabaseLock
+        do {
+            lock = try DatabaseLock(databaseAt: path)
+        } catch {
+            Terminal.fail("\(error): stop the server first")
+        }
+        var logger = Logger(label: "gatehouse")
+        logger.logLevel = .warning
+        do {
+            let source = try SQLiteStore(path: path)
+            try await source.migrate()
+            let target = try PostgresStore(url: url, tls: database.tls, caFile: database.caFile, logger: logger)
+            defer { withExtendedLifetime(lock) {} }
+            do {
+                let counts = try await target.copy(from: source, keyFile: keyFile ?? path + ".key") { table, rows in
+                    print("\(table): \(rows) rows")
+                }
+                try await target.close()
+                let total = counts.reduce(0) { $0 + $1.rows }
+                print("copied \(path) to \(url.redacted): \(total) rows in \(counts.count) tables, counts checked")
+            } catch {
+                try? await target.close()
+                throw error
+            }
+        } catch {
+            Terminal.fail("copy failed: \(error)")
         }
     }
 }

@@ -9,21 +9,15 @@ import Testing
 @Suite struct PasswordHasherTests {
     /// Runs the reference `argon2` CLI (Debian's `argon2` package) and returns its PHC string.
     func reference(password: String, salt: String, parameters: Argon2Parameters) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/argon2")
-        process.arguments = [
-            salt, "-id", "-t", String(parameters.iterations), "-k", String(parameters.memoryKiB),
-            "-p", String(parameters.parallelism), "-l", "32", "-e",
-        ]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(password.utf8))
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let (status, text) = try Spawned.run(
+            "/usr/bin/argon2",
+            [
+                salt, "-id", "-t", String(parameters.iterations), "-k", String(parameters.memoryKiB),
+                "-p", String(parameters.parallelism), "-l", "32", "-e",
+            ],
+            input: password
+        )
+        guard status == 0 else { throw TestFailure("argon2 exited \(status): \(text)") }
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

@@ -12,14 +12,12 @@ import Testing
     /// A .mmdb written by MaxMind's own writer (Debian's libmaxmind-db-writer-perl).
     func makeDatabase(_ networks: [String: String]) throws -> String {
         let path = try Paths.temporaryDirectory("mmdb").appendingPathComponent("test.mmdb").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
-        process.arguments =
+        let (status, output) = try Spawned.run(
+            "/usr/bin/perl",
             [Paths.root.appendingPathComponent("Tests/Support/make_mmdb.pl").path, path]
-            + networks.map { "\($0.key)=\($0.value)" }
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestFailure("make_mmdb.pl failed") }
+                + networks.map { "\($0.key)=\($0.value)" }
+        )
+        guard status == 0 else { throw TestFailure("make_mmdb.pl failed: \(output)") }
         return path
     }
 

@@ -18,7 +18,10 @@ import Testing
         let (a, b) = try await (first, second)
         let sqlite = try await makeStore()
         // SQLite's, then PostgreSQL's own.
-        let expected = try await sqlite.appliedMigrations() + ["pg1-outbox-lease", "pg2-shared-rate-limits"]
+        let expected =
+            try await sqlite.appliedMigrations() + [
+                "pg1-outbox-lease", "pg2-shared-rate-limits", "pg3-user-count-deltas",
+            ]
         #expect(try await a.appliedMigrations() == expected)
         #expect(try await b.appliedMigrations() == expected)
         try await a.close()
@@ -73,7 +76,7 @@ import Testing
         // Every listening connection is ended by the server; B notices, and stops caching.
         try await TestPostgres.execute(
             """
-            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity
             WHERE application_name = 'gatehouse-listen' AND datname = current_database()
             """,
             on: url
@@ -123,12 +126,19 @@ import Testing
         #expect(try await b.releaseClaimedMail() == 0)
         // A delivered mail stays delivered; one whose lease ran out is claimed again.
         try await a.recordMailSent(id: mails[0].id, messageId: "m0", at: now)
-        let later = now.addingTimeInterval(OutboxLease.length + 1)
+        let later = now.addingTimeInterval(a.outboxLease + 1)
         var again: [OutboxMail] = []
         while let mail = try await b.claimDueMail(now: later) { again.append(mail) }
         #expect(again.count == 59)
         #expect(!again.contains { $0.id == mails[0].id })
         #expect(again.allSatisfy { $0.attempts == 2 && $0.status == .sending })
+        // The first claim's late outcome changes nothing: the mail is the second claim's now.
+        let taken = again[0]
+        try await a.recordMailRetry(id: taken.id, attempt: 1, error: "late", nextAttemptAt: now)
+        try await a.recordMailFailed(id: taken.id, attempt: 1, error: "late")
+        #expect(try await b.outboxMail(id: taken.id)?.status == .sending)
+        try await b.recordMailFailed(id: taken.id, attempt: 2, error: "given up")
+        #expect(try await b.outboxMail(id: taken.id)?.status == .failed)
         try await a.close()
         try await b.close()
     }
@@ -231,7 +241,10 @@ import Testing
         let (count, resetAt) = try await limits[0].hit("request:ip:10.0.0.1", window: 60, now: now)
         #expect(count == 7 && abs(resetAt.timeIntervalSince(now.addingTimeInterval(60))) < 0.001)
         #expect(try await limits[1].hit("request:ip:10.0.0.1", window: 60, now: now.addingTimeInterval(61)).count == 1)
-        try await limits[0].reset("login:ada@example.com")
+        // A reset does not lift a lock in force; after it, it forgets.
+        try await limits[0].reset("login:ada@example.com", unlessLockedAt: now)
+        #expect(try await limits[1].lockedUntil("login:ada@example.com", now: now) != nil)
+        try await limits[0].reset("login:ada@example.com", unlessLockedAt: until)
         #expect(try await limits[1].lockedUntil("login:ada@example.com", now: now) == nil)
         try await a.close()
         try await b.close()

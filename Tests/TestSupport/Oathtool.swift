@@ -8,15 +8,11 @@ public enum Oathtool {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/oathtool")
-        process.arguments = ["--totp", "-b", secret, "--now", formatter.string(from: date) + " UTC"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestFailure("oathtool exited \(process.terminationStatus)") }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let (status, output) = try Spawned.run(
+            "/usr/bin/oathtool",
+            ["--totp", "-b", secret, "--now", formatter.string(from: date) + " UTC"]
+        )
+        guard status == 0 else { throw TestFailure("oathtool exited \(status): \(output)") }
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

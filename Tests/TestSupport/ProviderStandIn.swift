@@ -20,10 +20,13 @@ public final class ProviderStandIn: Sendable {
         public var status: Int
         public var headers: [(String, String)]
         public var body: String
-        public init(status: Int, headers: [(String, String)] = [], body: String) {
+        /// How long the stand-in waits before answering (a provider that hangs).
+        public var delay: Duration
+        public init(status: Int, headers: [(String, String)] = [], body: String, delay: Duration = .zero) {
             self.status = status
             self.headers = headers
             self.body = body
+            self.delay = delay
         }
     }
 
@@ -55,6 +58,7 @@ public final class ProviderStandIn: Sendable {
                 )
                 return state.script.count > 1 ? state.script.removeFirst() : state.script[0]
             }
+            if reply.delay > .zero { try await Task.sleep(for: reply.delay) }
             var fields = HTTPFields()
             fields[.contentType] = "application/json"
             for (name, value) in reply.headers { fields[HTTPField.Name(name)!] = value }

@@ -35,17 +35,8 @@ public enum SSHKeygen {
 
     @discardableResult
     static func run(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-keygen")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
+        let (status, text) = try Spawned.run("/usr/bin/ssh-keygen", arguments)
+        guard status == 0 else {
             throw TestFailure("ssh-keygen \(arguments.joined(separator: " ")) failed: \(text)")
         }
         return text

@@ -27,8 +27,18 @@ public enum TestPostgres {
         return url
     }
 
+    /// `url` as `database.url` takes it (the test cluster's password is hex: nothing to escape).
+    public static func text(_ url: DatabaseURL) -> String {
+        "postgres://\(url.user):\(url.password ?? "")@\(url.host):\(url.port)/\(url.database)"
+    }
+
     /// Runs `sql` (fixed text, no values) on the database `url` names, on a connection of its own.
     public static func execute(_ sql: String, on url: DatabaseURL) async throws {
+        _ = try await rows(sql, on: url)
+    }
+
+    /// The rows of `sql`, each column read as text (cast in the statement: `x::text`).
+    public static func rows(_ sql: String, on url: DatabaseURL) async throws -> [[String?]] {
         var logger = Logger(label: "test-postgres")
         logger.logLevel = .warning
         let connection = try await PostgresConnection.connect(
@@ -43,12 +53,16 @@ public enum TestPostgres {
             id: 1,
             logger: logger
         )
+        var rows: [[String?]] = []
         do {
-            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) {
+                rows.append(try row.map { try $0.decode(String?.self) })
+            }
         } catch {
             try? await connection.close()
             throw TestFailure("\(sql): \(String(reflecting: error))")
         }
         try await connection.close()
+        return rows
     }
 }

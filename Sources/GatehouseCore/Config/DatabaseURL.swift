@@ -21,8 +21,13 @@ public struct DatabaseURL: Sendable, Equatable {
             throw DatabaseURLError("must start with postgres:// (got a \(scheme): address)")
         }
         guard let host = components.host, !host.isEmpty else { throw DatabaseURLError("names no host") }
-        guard let user = components.user, !user.isEmpty else { throw DatabaseURLError("names no user") }
-        let database = String(components.path.drop(while: { $0 == "/" }))
+        // The encoded forms, decoded once here (`user`, `password` and `path` are decoded
+        // already: decoding them again would turn a password's `%2541` into `A`).
+        guard let user = components.percentEncodedUser?.removingPercentEncoding, !user.isEmpty else {
+            throw DatabaseURLError("names no user")
+        }
+        let path = components.percentEncodedPath.drop(while: { $0 == "/" })
+        guard let database = path.removingPercentEncoding else { throw DatabaseURLError("has a bad database name") }
         guard !database.isEmpty, !database.contains("/") else {
             throw DatabaseURLError("must name one database after the host (…/gatehouse)")
         }
@@ -32,13 +37,20 @@ public struct DatabaseURL: Sendable, Equatable {
         if let port = components.port, !(1...65535).contains(port) { throw DatabaseURLError("has a bad port") }
         self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         self.port = components.port ?? 5432
-        self.user = user.removingPercentEncoding ?? user
-        self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
-        self.database = database.removingPercentEncoding ?? database
+        self.user = user
+        self.password = components.percentEncodedPassword.map { $0.removingPercentEncoding ?? $0 }
+        self.database = database
     }
 
     /// The address without its password, for logs and messages.
     public var redacted: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+}
+
+// However it is printed (a log line, a failed test's values, `dump`), the password stays out.
+extension DatabaseURL: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String { redacted }
+    public var debugDescription: String { redacted }
+    public var customMirror: Mirror { Mirror(self, children: ["redacted": redacted]) }
 }
 
 public struct DatabaseURLError: Error, Sendable, CustomStringConvertible {

@@ -11,6 +11,10 @@ public struct MailSettings: Sendable, Equatable {
         public var maxDelay: Int
         /// Deliveries in flight at once.
         public var concurrency: Int
+        /// Seconds a claimed mail belongs to the process delivering it (PostgreSQL, several
+        /// processes): past it, a process that died mid-delivery leaves the mail to another.
+        /// Longer than the provider's timeout, or a slow delivery still under way is sent twice.
+        public var lease: Int
     }
 
     /// The provider module in use, by name: `mail.provider: NAME` picks module `mail.NAME`
@@ -51,7 +55,8 @@ public struct MailSettings: Sendable, Equatable {
                 maxAttempts: try outbox.int("maxAttempts", default: 10, in: 1...100),
                 retryDelay: try outbox.int("retryDelay", default: 5, in: 1...3600),
                 maxDelay: try outbox.int("maxDelay", default: 3600, in: 1...86400),
-                concurrency: try outbox.int("concurrency", default: 4, in: 1...32)
+                concurrency: try outbox.int("concurrency", default: 4, in: 1...32),
+                lease: try outbox.int("lease", default: 300, in: 5...86400)
             )
         )
     }

@@ -84,8 +84,10 @@ public protocol OutboxStore: Sendable {
     /// Atomically takes the oldest due pending mail: marks it `sending` and counts the attempt.
     func claimDueMail(now: Date) async throws -> OutboxMail?
     func recordMailSent(id: String, messageId: String, at: Date) async throws
-    func recordMailRetry(id: String, error: String, nextAttemptAt: Date) async throws
-    func recordMailFailed(id: String, error: String) async throws
+    /// The outcome of the claim that counted `attempt`; nothing changes when the mail is no
+    /// longer that claim's (another process took it over when its lease ran out, or sent it).
+    func recordMailRetry(id: String, attempt: Int, error: String, nextAttemptAt: Date) async throws
+    func recordMailFailed(id: String, attempt: Int, error: String) async throws
     /// Puts mails left `sending` by a process that died back to `pending`; returns how many.
     @discardableResult func releaseClaimedMail() async throws -> Int
     /// When the next pending mail is due, if any.

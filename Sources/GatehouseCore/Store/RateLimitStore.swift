@@ -18,6 +18,7 @@ public protocol RateLimitStore: Sendable {
     @discardableResult func lock(_ key: String, until: Date, now: Date) async throws -> Bool
     /// When the lock on `key` ends, if it is locked now.
     func lockedUntil(_ key: String, now: Date) async throws -> Date?
-    /// Forgets the counter and lock of `key`.
-    func reset(_ key: String) async throws
+    /// Forgets the counter of `key`, in one step, unless `key` is locked at `now` (a lock set
+    /// meanwhile by a check elsewhere is not lifted).
+    func reset(_ key: String, unlessLockedAt now: Date) async throws
 }

@@ -76,6 +76,7 @@ struct OutboxWorker: Service {
                     )
                     try await core.store.recordMailRetry(
                         id: mail.id,
+                        attempt: mail.attempts,
                         error: failure.message,
                         nextAttemptAt: Date().addingTimeInterval(delay)
                     )
@@ -84,7 +85,7 @@ struct OutboxWorker: Service {
                         "outbox: mail \(mail.id) attempt \(mail.attempts) failed, retry in \(Int(delay)) s: \(failure.message)"
                     )
                 } else {
-                    try await core.store.recordMailFailed(id: mail.id, error: failure.message)
+                    try await core.store.recordMailFailed(id: mail.id, attempt: mail.attempts, error: failure.message)
                     core.metrics.delivery(provider: type(of: provider).providerName, outcome: "failed")
                     core.logger.error(
                         "outbox: mail \(mail.id) given up after \(mail.attempts) attempts: \(failure.message)"

@@ -89,6 +89,12 @@ final class CredentialNotices: Sendable {
             try? await Task.sleep(for: Self.ackTimeout)
             return
         }
+        // The listening connection changed since the write began (its waiter was dropped):
+        // whether the others heard cannot be known, so the whole timeout is waited.
+        if state.withLock({ $0.waiting[nonce] == nil }) {
+            try? await Task.sleep(for: Self.ackTimeout)
+            return
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in

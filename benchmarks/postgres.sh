@@ -78,16 +78,32 @@ launch pg1 "$binary" serve --config etc/gatehouse.yaml
 first_port=$port
 read -r pg_me pg_signin < <(one)
 launch pg2 "$binary" serve --config etc/gatehouse.yaml
+second_pid=$pid
 read -r pg2_me pg2_signin < <(two "$first_port" "$port")
+kill "$second_pid" 2>/dev/null || true
+
+# Again with the general rate limit counted in each process (policies.rateLimit.general.
+# perProcess): no shared-counter statement per request.
+pkill -f "$binary serve" || true
+sleep 1
+export GATEHOUSE_POLICIES_RATE_LIMIT_GENERAL_PER_PROCESS=true
+launch pg1-local "$binary" serve --config etc/gatehouse.yaml
+first_port=$port
+read -r local_me _ _ < <(measure -t2 -c"$connections" -d"${seconds}s" -s "$work/tokens.lua" \
+    "http://127.0.0.1:$port/api/users/me" -- "$work/tokens")
+launch pg2-local "$binary" serve --config etc/gatehouse.yaml
+read -r local2_me _ < <(two "$first_port" "$port")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 echo
 echo "Gatehouse on PostgreSQL 15 and on SQLite, $(nproc) cores, $(date -u +%Y-%m-%d), ${seconds}-s measures, $connections connections:"
-printf '%-52s %12s %10s\n' "figure" "per second" "vs SQLite"
-printf '%-52s %12s %10s\n' "/me over 1,000 sessions, SQLite, one process" "$sqlite_me" "1.00"
-printf '%-52s %12s %10s\n' "/me over 1,000 sessions, PostgreSQL, one process" "$pg_me" "$(ratio "$pg_me" "$sqlite_me")"
-printf '%-52s %12s %10s\n' "/me over 1,000 sessions, PostgreSQL, two processes" "$pg2_me" "$(ratio "$pg2_me" "$sqlite_me")"
-printf '%-52s %12s %10s\n' "sign-ins, SQLite, one process" "$sqlite_signin" "1.00"
-printf '%-52s %12s %10s\n' "sign-ins, PostgreSQL, one process" "$pg_signin" "$(ratio "$pg_signin" "$sqlite_signin")"
-printf '%-52s %12s %10s\n' "sign-ins, PostgreSQL, two processes" "$pg2_signin" "$(ratio "$pg2_signin" "$sqlite_signin")"
+printf '%-56s %12s %10s\n' "figure" "per second" "vs SQLite"
+printf '%-56s %12s %10s\n' "/me over 1,000 sessions, SQLite, one process" "$sqlite_me" "1.00"
+printf '%-56s %12s %10s\n' "/me over 1,000 sessions, PostgreSQL, one process" "$pg_me" "$(ratio "$pg_me" "$sqlite_me")"
+printf '%-56s %12s %10s\n' "/me over 1,000 sessions, PostgreSQL, two processes" "$pg2_me" "$(ratio "$pg2_me" "$sqlite_me")"
+printf '%-56s %12s %10s\n' "/me, PostgreSQL, one process, general.perProcess" "$local_me" "$(ratio "$local_me" "$sqlite_me")"
+printf '%-56s %12s %10s\n' "/me, PostgreSQL, two processes, general.perProcess" "$local2_me" "$(ratio "$local2_me" "$sqlite_me")"
+printf '%-56s %12s %10s\n' "sign-ins, SQLite, one process" "$sqlite_signin" "1.00"
+printf '%-56s %12s %10s\n' "sign-ins, PostgreSQL, one process" "$pg_signin" "$(ratio "$pg_signin" "$sqlite_signin")"
+printf '%-56s %12s %10s\n' "sign-ins, PostgreSQL, two processes" "$pg2_signin" "$(ratio "$pg2_signin" "$sqlite_signin")"
 echo "copy-store: $copied_rows rows in $copy_ms ms ($(grep -E '^(users|sessions):' "$work/copy.log" | paste -sd ' '))"

@@ -20,6 +20,10 @@ public struct RateLimitPolicy: PolicyModule {
     public let loginWindow: Int
     public let loginLockout: Int
     public let general: Window
+    /// The general limit counted in each process's memory instead of the shared database
+    /// (PostgreSQL): no statement per request, but a caller spread over N processes gets N
+    /// times the limit. The lockout and the registration and mail limits stay shared.
+    public let generalPerProcess: Bool
     /// Reset mails per account, and requests for them per address.
     public let passwordReset: MailLimit
     /// Verification mails per account, and requests for them per address.
@@ -29,6 +33,12 @@ public struct RateLimitPolicy: PolicyModule {
     /// in memory, kept across reloads in the host's pool under this module's id.
     func limits(_ core: Core) -> any RateLimitStore {
         core.store.sharedRateLimits ?? core.moduleState.shared(Self.id) { InMemoryRateLimits() as any RateLimitStore }
+    }
+
+    /// The general limit's counters: the shared ones, unless counted per process.
+    func generalLimits(_ core: Core) -> any RateLimitStore {
+        generalPerProcess
+            ? core.moduleState.shared(Self.id) { InMemoryRateLimits() as any RateLimitStore } : limits(core)
     }
 
     /// What a decision is when the counters cannot be reached (the shared database is down):
@@ -66,6 +76,7 @@ public struct RateLimitPolicy: PolicyModule {
             limit: try section.int("general.limit", default: 600, in: 1...10_000_000),
             seconds: try section.int("general.window", default: 60, in: 1...86400)
         )
+        generalPerProcess = try section.bool("general.perProcess", default: false)
         passwordReset = try MailLimit(section.section("passwordReset"))
         verificationMail = try MailLimit(section.section("verificationMail"))
     }
@@ -119,7 +130,7 @@ public struct RateLimitPolicy: PolicyModule {
             )
         case .request:
             let caller = input.principal.map { "user:\($0.user.id)" } ?? "ip:\(input.clientIP ?? "-")"
-            let (count, resetAt) = try await limits(core).hit(
+            let (count, resetAt) = try await generalLimits(core).hit(
                 "request:\(caller)",
                 window: TimeInterval(general.seconds),
                 now: now

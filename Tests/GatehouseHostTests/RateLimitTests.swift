@@ -86,6 +86,29 @@ import Testing
         }
     }
 
+    /// Two servers on one PostgreSQL database share the general limit's count, unless it is
+    /// counted per process (`general.perProcess`).
+    @Test(arguments: [false, true]) func twoServersOnPostgreSQLShareTheGeneralLimit(perProcess: Bool) async throws {
+        let database = try await TestPostgres.freshDatabase()
+        let keyFile = try Paths.temporaryDirectory("pg-key").appendingPathComponent("server.key").path
+        let environment = [
+            "GATEHOUSE_DATABASE_URL": TestPostgres.text(database), "GATEHOUSE_DATABASE_TLS": "disable",
+            "GATEHOUSE_DATABASE_KEY_FILE": keyFile, "GATEHOUSE_POLICIES_RATE_LIMIT_GENERAL_LIMIT": "3",
+            "GATEHOUSE_POLICIES_RATE_LIMIT_GENERAL_PER_PROCESS": String(perProcess),
+        ]
+        try await TestServer.run(environment: environment) { a in
+            try await TestServer.run(environment: environment) { b in
+                // Anonymous requests from 127.0.0.1: one budget of 3, or one on each server.
+                var statuses: [Int] = []
+                for server in [a, b, a, b, a, b] {
+                    statuses.append(try await server.client.get("/api/users/me").status)
+                }
+                #expect(statuses == (perProcess ? [401, 401, 401, 401, 401, 401] : [401, 401, 401, 429, 429, 429]))
+                #expect(try await a.client.get("/api/users/me").status == 429)
+            }
+        }
+    }
+
     @Test func theGeneralLimitCountsPerCallerAndSaysSo() async throws {
         try await TestServer.run(environment: ["GATEHOUSE_POLICIES_RATE_LIMIT_GENERAL_LIMIT": "3"]) { server in
             try await server.createUser("ada@example.com")

@@ -17,7 +17,8 @@ if [[ -z "${TEST_POSTGRES_URL:-}" ]]; then
     cluster=$(mktemp -d /tmp/gatehouse-pg.XXXXXX)
     trap 'scripts/postgres-cluster.sh stop "$cluster"' EXIT
     TEST_POSTGRES_URL=$(scripts/postgres-cluster.sh start "$cluster")
-    export TEST_POSTGRES_URL
+    TEST_POSTGRES_CA="$cluster/ca.pem"
+    export TEST_POSTGRES_URL TEST_POSTGRES_CA
 fi
 
 "${SWIFT:-swift}" test "$@" 2>&1 | tee "$log"

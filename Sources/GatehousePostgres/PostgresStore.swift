@@ -37,6 +37,7 @@ public final class PostgresStore: GatehouseStore {
         outboxLease: TimeInterval = 300,
         logger: Logger
     ) throws {
+        if let problem = url.tlsProblem(tls, caFile: caFile) { throw PostgresTLSRefused(description: problem) }
         self.url = url
         self.outboxLease = outboxLease
         self.logger = logger
@@ -326,4 +327,9 @@ public struct PostgresUnreachable: Error, CustomStringConvertible {
         }
         return "database \(url.redacted): \(reason)"
     }
+}
+
+/// TLS as asked could not protect the connection (see `DatabaseURL.tlsProblem`).
+public struct PostgresTLSRefused: Error, CustomStringConvertible {
+    public let description: String
 }

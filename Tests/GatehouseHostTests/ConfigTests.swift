@@ -142,6 +142,14 @@ func refusedPaths(_ yaml: String?, environment: [String: String] = [:]) async ->
         ("mail:\n  smtp:\n    security: ssl\n", "mail.smtp.security"),
         ("mail:\n  smtp:\n    caFile: /nonexistent/ca.pem\n", "mail.smtp.caFile"),
         ("modules: [routes.auth, mail.smtp]\n", "modules"),
+        ("database:\n  url: mysql://u@h/d\n  keyFile: /tmp/k\n", "database.url"),
+        ("database:\n  url: postgres://u@h\n  keyFile: /tmp/k\n", "database.url"),
+        ("database:\n  url: postgres://u@h/d?sslmode=require\n  keyFile: /tmp/k\n", "database.url"),
+        ("database:\n  url: postgres://u@db.example/d\n", "database.keyFile"),
+        ("database:\n  url: postgres://u@db.example/d\n  keyFile: /tmp/k\n  tls: maybe\n", "database.tls"),
+        ("database:\n  url: postgres://u@10.0.0.5/d\n  keyFile: /tmp/k\n  tls: verify-full\n", "database.tls"),
+        ("database:\n  url: postgres://u@10.0.0.5/d\n  keyFile: /tmp/k\n", "database.tls"),
+        ("database:\n  caFile: /nonexistent/ca.pem\n", "database.caFile"),
     ])
     func badConfigsAreRefusedNamingTheKey(yaml: String, path: String) async {
         #expect(await refusedPaths(yaml) == [path])

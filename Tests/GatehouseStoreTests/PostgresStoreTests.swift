@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import Logging
 import Synchronization
 import TestSupport
 import Testing
@@ -273,6 +274,41 @@ import Testing
         }
         #expect(!FileManager.default.fileExists(atPath: missing))
         try await first.close()
+    }
+
+    /// TLS as `database.tls` says, against the test cluster, whose certificate (for localhost
+    /// and 127.0.0.1) is its own CA: `verify-full` by name with that CA, and `require` with it,
+    /// connect over TLS; `require` without a CA file checks against the system's CAs, which do
+    /// not know it; `verify-full` to an address is refused before connecting (the certificate's
+    /// name cannot be checked against an address), as is `require` to one without a CA file.
+    @Test func theTLSModesCheckWhatTheySay() async throws {
+        guard let ca = ProcessInfo.processInfo.environment["TEST_POSTGRES_CA"] else {
+            throw TestFailure("TEST_POSTGRES_CA is not set: run the tests with scripts/run-tests.sh")
+        }
+        let url = try await TestPostgres.freshDatabase()
+        var byName = url
+        byName.host = "localhost"
+        var logger = Logger(label: "tls-test")
+        logger.logLevel = .critical
+        /// Whether the store's connection is encrypted, once migrated.
+        func encrypted(_ url: DatabaseURL, _ tls: CoreSettings.Database.TLS, _ caFile: String?) async throws -> Bool {
+            let store = try PostgresStore(url: url, tls: tls, caFile: caFile, maxConnections: 2, logger: logger)
+            do {
+                try await store.migrate()
+                let row = try await store.read("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").first
+                try await store.close()
+                return try row?.get("ssl") ?? false
+            } catch {
+                try? await store.close()
+                throw error
+            }
+        }
+        #expect(try await encrypted(byName, .verifyFull, ca))
+        #expect(try await encrypted(url, .require, ca))
+        #expect(try await !encrypted(url, .disable, nil))
+        await #expect(throws: PostgresUnreachable.self) { _ = try await encrypted(byName, .require, nil) }
+        await #expect(throws: PostgresTLSRefused.self) { _ = try await encrypted(url, .verifyFull, ca) }
+        await #expect(throws: PostgresTLSRefused.self) { _ = try await encrypted(url, .require, nil) }
     }
 
     func waitUntilListening(_ stores: PostgresStore...) async throws {

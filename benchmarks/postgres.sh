@@ -65,7 +65,8 @@ stop
 # --- PostgreSQL: the same data, copied over ----------------------------------------------------
 export GATEHOUSE_DATABASE_TLS=disable # the cluster listens on loopback only
 copy_start=$(now_ms)
-"$binary" copy-store --config etc/gatehouse.yaml --from "sqlite:$GATEHOUSE_DATABASE_PATH" --to "$url" \
+GATEHOUSE_DATABASE_URL="$url" GATEHOUSE_DATABASE_KEY_FILE="$GATEHOUSE_DATABASE_PATH.key" \
+    "$binary" copy-store --config etc/gatehouse.yaml --from "sqlite:$GATEHOUSE_DATABASE_PATH" \
     >"$work/copy.log" 2>&1 || {
     cat "$work/copy.log" >&2
     exit 1
@@ -75,17 +76,17 @@ copied_rows=$(sed -n 's/.*: \([0-9]*\) rows in .*/\1/p' "$work/copy.log")
 export GATEHOUSE_DATABASE_URL="$url"
 export GATEHOUSE_DATABASE_KEY_FILE="$GATEHOUSE_DATABASE_PATH.key"
 launch pg1 "$binary" serve --config etc/gatehouse.yaml
+first_pid=$pid
 first_port=$port
 read -r pg_me pg_signin < <(one)
 launch pg2 "$binary" serve --config etc/gatehouse.yaml
 second_pid=$pid
 read -r pg2_me pg2_signin < <(two "$first_port" "$port")
-kill "$second_pid" 2>/dev/null || true
+kill "$first_pid" "$second_pid" 2>/dev/null || true
+wait "$first_pid" "$second_pid" 2>/dev/null || true
 
 # Again with the general rate limit counted in each process (policies.rateLimit.general.
 # perProcess): no shared-counter statement per request.
-pkill -f "$binary serve" || true
-sleep 1
 export GATEHOUSE_POLICIES_RATE_LIMIT_GENERAL_PER_PROCESS=true
 launch pg1-local "$binary" serve --config etc/gatehouse.yaml
 first_port=$port

@@ -32,10 +32,13 @@ final class CredentialNotices: Sendable {
     /// a connection the network dropped without a word is given up within twice this.
     static let heartbeat = Duration.seconds(2)
 
+    /// A write waiting for the acknowledgements of its notice: from each listening connection
+    /// (by its server process id) counted when the write committed.
     struct Waiter {
-        var needed: Int?
-        var heard = 0
-        var continuation: CheckedContinuation<Void, Never>?
+        var needed: Set<Int32>?
+        var heard: Set<Int32> = []
+        /// Resumed with true when every one acknowledged, false when the wait was given up.
+        var continuation: CheckedContinuation<Bool, Never>?
     }
 
     struct State {
@@ -80,73 +83,82 @@ final class CredentialNotices: Sendable {
         state.withLock { $0.waiting[nonce] = Waiter() }
     }
 
-    /// Waits until `listeners` acknowledgements of `nonce` came, or `ackTimeout` passed. When
-    /// this process is not listening, it cannot hear them: it waits the whole `ackTimeout`,
-    /// time for the others to have heard the notice.
-    func awaitAcknowledgements(_ nonce: String, listeners: Int) async {
-        if !listening {
-            finish(nonce)
-            try? await Task.sleep(for: Self.ackTimeout)
-            return
-        }
-        // The listening connection changed since the write began (its waiter was dropped):
-        // whether the others heard cannot be known, so the whole timeout is waited.
-        if state.withLock({ $0.waiting[nonce] == nil }) {
-            try? await Task.sleep(for: Self.ackTimeout)
-            return
-        }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withCheckedContinuation { continuation in
-                    let resumeNow = self.state.withLock { state -> Bool in
-                        guard state.listening, var waiter = state.waiting[nonce], waiter.heard < listeners else {
-                            state.waiting[nonce] = nil
-                            return true
+    /// Waits until every listening connection in `listeners` acknowledged `nonce`. Whenever
+    /// that cannot be known (this process is not listening, its connection changed during the
+    /// write or the wait, or one listener does not answer), it waits out `ackTimeout` from its
+    /// start: time for the others to have heard the notice.
+    func awaitAcknowledgements(_ nonce: String, listeners: Set<Int32>) async {
+        let start = ContinuousClock.now
+        var acknowledged = false
+        if listening, state.withLock({ $0.waiting[nonce] != nil }) {
+            acknowledged = await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    await withCheckedContinuation { continuation in
+                        let answer = self.state.withLock { state -> Bool? in
+                            guard state.listening, var waiter = state.waiting[nonce] else {
+                                state.waiting[nonce] = nil
+                                return false
+                            }
+                            if listeners.isSubset(of: waiter.heard) {
+                                state.waiting[nonce] = nil
+                                return true
+                            }
+                            waiter.needed = listeners
+                            waiter.continuation = continuation
+                            state.waiting[nonce] = waiter
+                            return nil
                         }
-                        waiter.needed = listeners
-                        waiter.continuation = continuation
-                        state.waiting[nonce] = waiter
-                        return false
+                        if let answer { continuation.resume(returning: answer) }
                     }
-                    if resumeNow { continuation.resume() }
                 }
-            }
-            group.addTask {
-                try? await Task.sleep(for: Self.ackTimeout)
+                group.addTask {
+                    try? await Task.sleep(for: Self.ackTimeout)
+                    self.finish(nonce)
+                    return false
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
                 self.finish(nonce)
+                return first
             }
-            await group.next()
-            group.cancelAll()
-            self.finish(nonce)
         }
+        finish(nonce)
+        if !acknowledged { try? await Task.sleep(until: start + Self.ackTimeout) }
     }
 
     /// Gives up on `nonce` (the write failed, or its wait ended).
     func finish(_ nonce: String) {
-        state.withLock { $0.waiting.removeValue(forKey: nonce) }?.continuation?.resume()
+        state.withLock { $0.waiting.removeValue(forKey: nonce) }?.continuation?.resume(returning: false)
     }
 
     private func heard(_ payload: String, on connection: PostgresConnection) async {
         let parts = payload.split(separator: " ", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return invalidate(nil) }
         if parts[0] == "ack" {
-            let done = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                guard var waiter = state.waiting[parts[1]] else { return nil }
-                waiter.heard += 1
-                if let needed = waiter.needed, waiter.heard >= needed {
-                    state.waiting[parts[1]] = nil
+            // "ack NONCE PID": the listening connection PID dropped the entries of NONCE's user.
+            let ack = parts[1].split(separator: " ")
+            guard ack.count == 2, let pid = Int32(ack[1]) else { return }
+            let nonce = String(ack[0])
+            let done = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                guard var waiter = state.waiting[nonce] else { return nil }
+                waiter.heard.insert(pid)
+                if let needed = waiter.needed, needed.isSubset(of: waiter.heard) {
+                    state.waiting[nonce] = nil
                     return waiter.continuation
                 }
-                state.waiting[parts[1]] = waiter
+                state.waiting[nonce] = waiter
                 return nil
             }
-            done?.resume()
+            done?.resume(returning: true)
             return
         }
         invalidate(parts[1] == Self.everyone ? nil : parts[1])
         guard parts[0] != Self.unawaited else { return }
         do {
-            try await connection.query("SELECT pg_notify(\(Self.channel), \("ack " + parts[0]))", logger: logger)
+            try await connection.query(
+                "SELECT pg_notify(\(Self.channel), \("ack " + parts[0] + " ") || pg_backend_pid()::text)",
+                logger: logger
+            )
         } catch {
             logger.warning("credential notices: an acknowledgement failed (\(String(reflecting: error)))")
         }
@@ -158,11 +170,11 @@ final class CredentialNotices: Sendable {
             defer { if !listening { state.waiting.removeAll() } }
             return listening ? [:] : state.waiting
         }
-        for waiter in waiting.values { waiter.continuation?.resume() }
+        for waiter in waiting.values { waiter.continuation?.resume(returning: false) }
     }
 
     /// Listens until cancelled, connecting again (after 0.5 s, then up to 10 s between tries)
-    /// whenever the connection drops. Idle, it sends one `SELECT 1` a minute, so a connection
+    /// whenever the connection drops. It sends a `SELECT 1` every `heartbeat`, so a connection
     /// the network dropped silently is noticed.
     func run() async {
         var delay = Duration.milliseconds(500)
@@ -203,6 +215,9 @@ final class CredentialNotices: Sendable {
             }
             group.addTask {
                 try await Task.sleep(for: Self.heartbeat)
+                // A statement waits on the connection whatever its task does: closing it is
+                // what ends the wait (and fails anything else still running on it).
+                try? await connection.close()
                 return false
             }
             let answered = try await group.next() ?? false

@@ -37,7 +37,6 @@ public final class PostgresStore: GatehouseStore {
         outboxLease: TimeInterval = 300,
         logger: Logger
     ) throws {
-        if let problem = url.tlsProblem(tls, caFile: caFile) { throw PostgresTLSRefused(description: problem) }
         self.url = url
         self.outboxLease = outboxLease
         self.logger = logger
@@ -86,7 +85,8 @@ public final class PostgresStore: GatehouseStore {
     /// TLS as `database.tls` asks. `require` skips the host-name check only against a private
     /// CA (`caFile`): against the system's CAs, any site's public certificate would pass, and a
     /// man in the middle could ask for the password in clear. So without `caFile`, `require`
-    /// checks the name as `verify-full` does.
+    /// checks the name as `verify-full` does. (For a host given as an IP address, the check is
+    /// of the certificate's IP addresses against the peer's.)
     static func tlsConfiguration(_ mode: CoreSettings.Database.TLS, caFile: String?) -> TLSConfiguration? {
         guard mode != .disable else { return nil }
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -151,7 +151,7 @@ public final class PostgresStore: GatehouseStore {
         }
         let (payload, nonce) = CredentialNotices.payload(userId: userId)
         notices.expect(nonce)
-        let (result, listeners): (T, Int)
+        let (result, listeners): (T, Set<Int32>)
         do {
             (result, listeners) = try await write { connection, logger in
                 let result = try await body(connection, logger)
@@ -159,16 +159,16 @@ public final class PostgresStore: GatehouseStore {
                     "SELECT pg_notify(\(CredentialNotices.channel), \(payload))",
                     logger: logger
                 )
-                // Who must acknowledge: every process listening on this database now.
-                let listeners: Int =
+                // Who must acknowledge: every connection listening on this database now.
+                let listeners: [Int32] =
                     try await connection.all(
                         """
-                        SELECT COUNT(*) AS n FROM pg_stat_activity
+                        SELECT COALESCE(array_agg(pid), '{}')::int4[] AS pids FROM pg_stat_activity
                         WHERE application_name = \(CredentialNotices.applicationName) AND datname = current_database()
                         """,
                         logger
-                    ).first?.get("n") ?? 0
-                return (result, listeners)
+                    ).first?.get("pids") ?? []
+                return (result, Set(listeners))
             }
         } catch {
             notices.finish(nonce)
@@ -327,9 +327,4 @@ public struct PostgresUnreachable: Error, CustomStringConvertible {
         }
         return "database \(url.redacted): \(reason)"
     }
-}
-
-/// TLS as asked could not protect the connection (see `DatabaseURL.tlsProblem`).
-public struct PostgresTLSRefused: Error, CustomStringConvertible {
-    public let description: String
 }

@@ -281,7 +281,11 @@ struct CopyStore: AsyncParsableCommand {
     )
     @OptionGroup var options: ConfigOptions
     @Option(help: "The source: sqlite:PATH.") var from: String
-    @Option(help: "The target: postgres://user:password@host:port/database.") var to: String
+    @Option(
+        help:
+            "The target: postgres://user:password@host:port/database (default: the config's database.url, which keeps the password off the command line)."
+    )
+    var to: String?
     @Option(help: "The source's key file (default: PATH.key).") var keyFile: String?
 
     func run() async throws {
@@ -289,9 +293,15 @@ struct CopyStore: AsyncParsableCommand {
             Terminal.fail("--from must be sqlite:PATH")
         }
         guard FileManager.default.fileExists(atPath: path) else { Terminal.fail("\(path) does not exist") }
-        let url: DatabaseURL
-        do { url = try DatabaseURL(parsing: to) } catch { Terminal.fail("--to \(error)") }
         let database = try await options.load().settings.database
+        let url: DatabaseURL
+        if let to {
+            do { url = try DatabaseURL(parsing: to) } catch { Terminal.fail("--to \(error)") }
+        } else if let configured = database.url {
+            url = configured
+        } else {
+            Terminal.fail("name the target: --to, or database.url (GATEHOUSE_DATABASE_URL)")
+        }
         let lock: DatabaseLock
         do {
             lock = try DatabaseLock(databaseAt: path)

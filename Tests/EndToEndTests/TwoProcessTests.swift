@@ -215,11 +215,13 @@ import Testing
 
         let database = try await TestPostgres.freshDatabase()
         let target = TestPostgres.text(database)
-        let copyEnv = ["GATEHOUSE_DATABASE_TLS": "disable"]
-        let (copied, output) = try await run(
-            ["copy-store", "--from", "sqlite:\(path)", "--to", target],
-            environment: copyEnv
-        )
+        // The target from the environment, its password off the command line; the key file
+        // for the target is then named too (database.url wants one): the SQLite one's.
+        let copyEnv = [
+            "GATEHOUSE_DATABASE_URL": target, "GATEHOUSE_DATABASE_TLS": "disable",
+            "GATEHOUSE_DATABASE_KEY_FILE": path + ".key",
+        ]
+        let (copied, output) = try await run(["copy-store", "--from", "sqlite:\(path)"], environment: copyEnv)
         #expect(copied == 0, "\(output)")
         #expect(output.contains("users: 3 rows"))
         #expect(output.contains("counts checked"))

@@ -147,8 +147,6 @@ func refusedPaths(_ yaml: String?, environment: [String: String] = [:]) async ->
         ("database:\n  url: postgres://u@h/d?sslmode=require\n  keyFile: /tmp/k\n", "database.url"),
         ("database:\n  url: postgres://u@db.example/d\n", "database.keyFile"),
         ("database:\n  url: postgres://u@db.example/d\n  keyFile: /tmp/k\n  tls: maybe\n", "database.tls"),
-        ("database:\n  url: postgres://u@10.0.0.5/d\n  keyFile: /tmp/k\n  tls: verify-full\n", "database.tls"),
-        ("database:\n  url: postgres://u@10.0.0.5/d\n  keyFile: /tmp/k\n", "database.tls"),
         ("database:\n  caFile: /nonexistent/ca.pem\n", "database.caFile"),
     ])
     func badConfigsAreRefusedNamingTheKey(yaml: String, path: String) async {

@@ -17,10 +17,10 @@ public final class Spawned: Sendable {
         dlsym(nil, "pipe2"),
         to: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32).self
     )
-    private static let addCloseFrom = unsafeBitCast(
-        dlsym(nil, "posix_spawn_file_actions_addclosefrom_np"),
-        to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self
-    )
+    /// (glibc 2.34 and later; without it, the O_CLOEXEC pipes are still not inherited.)
+    private static let addCloseFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
+        unsafeBitCast($0, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }
 
     public let pid: pid_t
     /// The read end of the child's standard output and error.
@@ -35,7 +35,12 @@ public final class Spawned: Sendable {
         signal(SIGPIPE, SIG_IGN)
         var outputPipe: [Int32] = [0, 0]
         var inputPipe: [Int32] = [0, 0]
-        guard Self.pipe2(&outputPipe, O_CLOEXEC) == 0, Self.pipe2(&inputPipe, O_CLOEXEC) == 0 else {
+        guard Self.pipe2(&outputPipe, O_CLOEXEC) == 0 else {
+            throw TestFailure("pipe2: \(String(cString: strerror(errno)))")
+        }
+        guard Self.pipe2(&inputPipe, O_CLOEXEC) == 0 else {
+            close(outputPipe[0])
+            close(outputPipe[1])
             throw TestFailure("pipe2: \(String(cString: strerror(errno)))")
         }
         var actions = posix_spawn_file_actions_t()
@@ -44,7 +49,22 @@ public final class Spawned: Sendable {
         posix_spawn_file_actions_adddup2(&actions, inputPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 2)
-        _ = Self.addCloseFrom(&actions, 3)
+        _ = Self.addCloseFrom?(&actions, 3)
+        // The child starts with no signal blocked and every handler at its default (the test
+        // threads block signals, and SIGPIPE is ignored here), as a process started from a
+        // shell would: a SIGTERM reaches it.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var everySignal = sigset_t()
+        sigfillset(&everySignal)
+        sigdelset(&everySignal, SIGKILL)
+        sigdelset(&everySignal, SIGSTOP)
+        posix_spawnattr_setsigdefault(&attributes, &everySignal)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -53,7 +73,7 @@ public final class Spawned: Sendable {
             for pointer in envp { free(pointer) }
         }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         close(inputPipe[0])
         close(outputPipe[1])
         guard result == 0 else {

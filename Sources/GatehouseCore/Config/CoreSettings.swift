@@ -140,9 +140,6 @@ public struct CoreSettings: Sendable, Equatable {
             tls: try database.choice("tls", default: Database.TLS.require),
             caFile: caFile?.isEmpty == false ? caFile : nil
         )
-        if let url, let problem = url.tlsProblem(databaseSettings.tls, caFile: databaseSettings.caFile) {
-            throw database.issue("tls", problem)
-        }
 
         let modules = try root.stringList("modules", default: defaultModules)
         var seen: Set<String> = []

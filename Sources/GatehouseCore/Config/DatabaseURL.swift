@@ -42,31 +42,6 @@ public struct DatabaseURL: Sendable, Equatable {
         self.database = database
     }
 
-    /// Whether the host is an IP address, not a name. A TLS certificate's name cannot be
-    /// checked against it (the client sends no name for an address), so `verify-full` needs a
-    /// name, and `require` a private CA.
-    public var hostIsAddress: Bool {
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
-    }
-
-    /// Why `tls` (with a CA file or not) cannot protect a connection to this host; nil if it can.
-    public func tlsProblem(_ tls: CoreSettings.Database.TLS, caFile: String?) -> String? {
-        guard hostIsAddress else { return nil }
-        switch tls {
-        case .disable: return nil
-        case .verifyFull:
-            return "verify-full needs a host name in database.url, not an address (\(host)): "
-                + "the certificate's name cannot be checked against an address; use the name, "
-                + "or require with a caFile"
-        case .require:
-            return caFile == nil
-                ? "require with an address (\(host)) needs database.caFile: without a name to check, "
-                    + "any certificate from a public CA would pass" : nil
-        }
-    }
-
     /// The address without its password, for logs and messages.
     public var redacted: String { "postgres://\(user)@\(host):\(port)/\(database)" }
 }

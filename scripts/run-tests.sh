@@ -16,7 +16,10 @@ export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=yes,interactive=no,color=no,th
 if [[ -z "${TEST_POSTGRES_URL:-}" ]]; then
     cluster=$(mktemp -d /tmp/gatehouse-pg.XXXXXX)
     trap 'scripts/postgres-cluster.sh stop "$cluster"' EXIT
-    TEST_POSTGRES_URL=$(scripts/postgres-cluster.sh start "$cluster")
+    TEST_POSTGRES_URL=$(scripts/postgres-cluster.sh start "$cluster") || {
+        echo "cannot start the test PostgreSQL cluster" >&2
+        exit 1
+    }
     TEST_POSTGRES_CA="$cluster/ca.pem"
     export TEST_POSTGRES_URL TEST_POSTGRES_CA
 fi

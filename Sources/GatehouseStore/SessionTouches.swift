@@ -50,10 +50,11 @@ package final class SessionTouches: Sendable {
 
     /// `session` as its latest touch leaves it. The touch's expiry replaces the stored one (a
     /// lifetime shortened by a reload takes effect at the next use, as the touch computed it).
-    /// A stored use later than the touch (another process's, on a shared database) wins.
+    /// A stored use later than the touch (another process's, on a shared database) wins; the
+    /// touch's own value as stored (SQLite keeps milliseconds, rounded) does not.
     package func apply(_ session: Session) -> Session {
         guard let touch = state.withLock({ $0.pending[session.id] ?? $0.written[session.id] }),
-            touch.lastSeenAt >= session.lastSeenAt
+            touch.lastSeenAt >= session.lastSeenAt.addingTimeInterval(-0.001)
         else {
             return session
         }

@@ -7,7 +7,7 @@ import Testing
 @Suite(.serialized) struct BackupTests {
     func run(_ arguments: [String], environment: [String: String]) async throws -> (Int32, String) {
         let child = try ChildProcess(Paths.gatehouse.path, arguments, environment: environment)
-        let status = try await child.wait(timeout: 60)
+        let status = try await child.wait()
         return (status, child.text)
     }
 
@@ -101,8 +101,8 @@ import Testing
         )
         server.signal(SIGTERM)
         replica.signal(SIGTERM)
-        #expect(try await server.wait(timeout: 30) == 0)
-        #expect(try await replica.wait(timeout: 30) == 0)
+        #expect(try await server.wait() == 0)
+        #expect(try await replica.wait() == 0)
 
         // Over the stopped server's own database: what it replaces is kept aside.
         let (forced, forcedOutput) = try await run(
@@ -118,6 +118,6 @@ import Testing
         let backClient = TestClient(port: try #require(Int(backListening.split(separator: ":").last ?? "")))
         _ = try await backClient.login("before@example.com", "Str0ng!pass")
         back.signal(SIGTERM)
-        #expect(try await back.wait(timeout: 30) == 0)
+        #expect(try await back.wait() == 0)
     }
 }

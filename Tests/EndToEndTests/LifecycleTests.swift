@@ -49,7 +49,7 @@ import Testing
     func stop(_ server: Server, with signal: Int32 = SIGTERM) async throws -> (Int32, Double) {
         let started = ContinuousClock.now
         server.process.signal(signal)
-        let status = try await server.process.wait(timeout: 30)
+        let status = try await server.process.wait()
         let elapsed = (ContinuousClock.now - started).components
         return (status, Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
     }
@@ -66,10 +66,7 @@ import Testing
     func registerWithMailInDelivery(_ server: Server) async throws {
         #expect(try await server.client.post("/api/users/register", registration("ada@example.test")).status == 201)
         let store = try SQLiteStore(path: server.database)
-        let deadline = Date().addingTimeInterval(10)
-        while try await store.outboxMails().first?.status != .sending, Date() < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        #expect(try await eventually { try await store.outboxMails().first?.status == .sending })
     }
 
     func registration(_ email: String) -> String {
@@ -368,7 +365,7 @@ import Testing
 
         let again = try await start(directory, smtp(mailServer.port))
         defer { again.process.stop() }
-        var received = try await mailServer.waitForMessages(users.count, timeout: 60)
+        var received = try await mailServer.waitForMessages(users.count)
         try await Task.sleep(for: .seconds(1))
         received = try mailServer.messages()
         let recipients = received.flatMap(\.envelopeTo)

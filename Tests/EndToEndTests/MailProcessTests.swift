@@ -9,7 +9,7 @@ import Testing
 @Suite(.serialized) struct MailProcessTests {
     func run(_ arguments: [String], environment: [String: String]) async throws -> (Int32, String) {
         let child = try ChildProcess(Paths.gatehouse.path, arguments, environment: environment)
-        let status = try await child.wait(timeout: 60)
+        let status = try await child.wait()
         return (status, child.text)
     }
 
@@ -82,11 +82,8 @@ import Testing
             now: Date()
         )
         try await store.enqueueMail(waiting)
-        let deadline = Date().addingTimeInterval(20)
         // Wait for a failed attempt to be recorded (the claim counts the attempt before it fails).
-        while try await store.outboxMail(id: waiting.id)?.lastError == nil, Date() < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await eventually { try await store.outboxMail(id: waiting.id)?.lastError != nil }
         let failedOnce = try await store.outboxMail(id: waiting.id)
         #expect(failedOnce?.lastError?.contains("connect") == true)
         #expect(failedOnce?.status != .sent)
@@ -109,7 +106,7 @@ import Testing
         let second = try ChildProcess(Paths.gatehouse.path, ["serve"], environment: env)
         defer { second.stop() }
         _ = try await second.waitForLine(containing: "listening on")
-        let received = try await smtp.waitForMessages(2, timeout: 30)
+        let received = try await smtp.waitForMessages(2)
         try await Task.sleep(for: .seconds(2))
         #expect(try smtp.messages().count == 2)
         #expect(Set(received.flatMap(\.envelopeTo)) == ["ada@example.test", "bob@example.test"])

@@ -73,7 +73,7 @@ import Testing
         // Not on the API's listener.
         #expect(try await client.get("/metrics").status == 404)
         server.signal(SIGTERM)
-        let status = try await server.wait(timeout: 30)
+        let status = try await server.wait()
         #expect(status == 0, "\(server.text.suffix(1500))")
     }
 }

@@ -10,7 +10,7 @@ import Testing
         Int32, String
     ) {
         let child = try ChildProcess(Paths.gatehouse.path, arguments, environment: environment, stdin: stdin)
-        let status = try await child.wait(timeout: 60)
+        let status = try await child.wait()
         return (status, child.text)
     }
 
@@ -128,7 +128,7 @@ import Testing
 
         // SIGTERM: a clean stop.
         server.signal(SIGTERM)
-        #expect(try await server.wait(timeout: 30) == 0)
+        #expect(try await server.wait() == 0)
     }
 
     /// A server at rest uses next to no CPU: under 0.1 s in 10 s (the outbox lanes sleep between

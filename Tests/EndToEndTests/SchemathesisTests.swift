@@ -23,7 +23,7 @@ import Testing
         Int32, String
     ) {
         let child = try ChildProcess(Paths.gatehouse.path, arguments, environment: environment, stdin: stdin)
-        return (try await child.wait(timeout: 60), child.text)
+        return (try await child.wait(), child.text)
     }
 
     /// Run by `scripts/run-tests.sh` on its own, after the other suites (`SCHEMATHESIS_RUN=1`).
@@ -80,6 +80,6 @@ import Testing
         }
         #expect(try await client.get("/health").status == 200)
         server.signal(SIGTERM)
-        #expect(try await server.wait(timeout: 30) == 0)
+        #expect(try await server.wait() == 0)
     }
 }

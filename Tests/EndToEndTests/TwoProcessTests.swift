@@ -37,7 +37,7 @@ import Testing
         let configPath = dir.appendingPathComponent("gatehouse.yaml").path
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         let child = try ChildProcess(Paths.gatehouse.path, ["serve", "--config", configPath], environment: environment)
-        let listening = try await child.waitForLine(containing: "listening on 127.0.0.1:", timeout: 60)
+        let listening = try await child.waitForLine(containing: "listening on 127.0.0.1:")
         let port = try #require(Int(listening.split(separator: ":").last ?? ""))
         return Process(child: child, client: TestClient(port: port), configPath: configPath)
     }
@@ -127,8 +127,8 @@ import Testing
         #expect(try await a.client.get("/api/users/me", bearer: token).status == 200)
 
         for process in [a, b] { process.child.signal(SIGTERM) }
-        #expect(try await a.child.wait(timeout: 30) == 0)
-        #expect(try await b.child.wait(timeout: 30) == 0)
+        #expect(try await a.child.wait() == 0)
+        #expect(try await b.child.wait() == 0)
     }
 
     /// A process killed while it delivers a mail (the provider never answers it) leaves the mail
@@ -153,11 +153,10 @@ import Testing
         // B alone claims the verification mail, and hangs on the provider.
         let b = try await start(env)
         try await register(b.client, "ada@example.com")
-        let deadline = Date().addingTimeInterval(30)
-        while standIn.requests.isEmpty, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        try await eventually { !standIn.requests.isEmpty }
         #expect(standIn.requests.count == 1)
         kill(b.child.pid, SIGKILL)
-        _ = try await b.child.wait(timeout: 30)
+        _ = try await b.child.wait()
         let claimed = try await TestPostgres.rows(
             #"SELECT "status", "attempts"::text FROM mail_outbox"#,
             on: database
@@ -167,7 +166,7 @@ import Testing
         // A starts, finds the claim alive, waits for its lease, then delivers.
         let a = try await start(env)
         defer { a.child.stop() }
-        _ = try await a.child.waitForLine(containing: "delivered", timeout: 60)
+        _ = try await a.child.waitForLine(containing: "delivered")
         #expect(standIn.requests.count == 2)
         #expect(standIn.requests.map(\.body).allSatisfy { $0.contains("ada@example.com") })
         let sent = try await TestPostgres.rows(
@@ -211,7 +210,7 @@ import Testing
             try await client.post("/api/apikeys", #"{"name":"ci"}"#, bearer: token).json?["key"]?.stringValue
         )
         old.signal(SIGTERM)
-        #expect(try await old.wait(timeout: 30) == 0)
+        #expect(try await old.wait() == 0)
 
         let database = try await TestPostgres.freshDatabase()
         let target = TestPostgres.text(database)

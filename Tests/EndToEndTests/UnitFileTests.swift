@@ -29,7 +29,7 @@ import Testing
         try unit.replacingOccurrences(of: "/opt/gatehouse/gatehouse", with: Paths.gatehouse.path)
             .write(to: copy, atomically: true, encoding: .utf8)
         let verify = try ChildProcess(try #require(Self.analyzer), ["verify", copy.path])
-        let status = try await verify.wait(timeout: 60)
+        let status = try await verify.wait()
         #expect(status == 0, "\(verify.text)")
         #expect(verify.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(verify.text)")
     }

@@ -32,7 +32,7 @@ func smtpYAML(port: Int, extra: String = "") -> String {
         host: 127.0.0.1
         port: \(port)
         security: none
-        timeout: 5
+        timeout: 30
     \(extra)
     """
 }
@@ -285,13 +285,13 @@ func smtpYAML(port: Int, extra: String = "") -> String {
 }
 
 @Suite(.serialized) struct OutboxTests {
-    func waitFor(_ server: TestServer, id: String, status: OutboxMail.Status, timeout: Double = 20) async throws
-        -> OutboxMail
-    {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if let mail = try await server.core.store.outboxMail(id: id), mail.status == status { return mail }
-            try await Task.sleep(for: .milliseconds(50))
+    func waitFor(_ server: TestServer, id: String, status: OutboxMail.Status) async throws -> OutboxMail {
+        var mail: OutboxMail?
+        if try await eventually({
+            mail = try await server.core.store.outboxMail(id: id)
+            return mail?.status == status
+        }), let mail {
+            return mail
         }
         throw TestFailure(
             "mail \(id) did not reach \(status): \(String(describing: try await server.core.store.outboxMail(id: id)))"

@@ -36,7 +36,7 @@ public final class ChildProcess: Sendable {
     public var isRunning: Bool { process.isRunning }
 
     /// Waits (up to `timeout` seconds) for an output line containing `marker`; returns it.
-    public func waitForLine(containing marker: String, timeout: Double = 30) async throws -> String {
+    public func waitForLine(containing marker: String, timeout: Double = eventualTimeout) async throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             // Whole lines only: a line still arriving may be cut short.
@@ -53,7 +53,7 @@ public final class ChildProcess: Sendable {
     public func signal(_ signal: Int32) { kill(process.pid, signal) }
 
     /// Waits for the process to end (up to `timeout` seconds); returns its exit status.
-    @discardableResult public func wait(timeout: Double = 30) async throws -> Int32 {
+    @discardableResult public func wait(timeout: Double = eventualTimeout) async throws -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             if let status = process.exitStatus() {

@@ -37,7 +37,7 @@ public final class SMTPServer: Sendable {
         if options.implicitTLS { arguments.append("--implicit-tls") }
         child = try ChildProcess(Paths.python, arguments)
         // A minute: at the start of a full run many processes start at once on two cores.
-        let line = try await child.waitForLine(containing: "READY", timeout: 60)
+        let line = try await child.waitForLine(containing: "READY")
         guard let port = Int(line.split(separator: " ").last ?? "") else {
             throw TestFailure("bad READY line: \(line)")
         }
@@ -73,14 +73,17 @@ public final class SMTPServer: Sendable {
     }
 
     /// Waits until at least `count` messages arrived.
-    public func waitForMessages(_ count: Int, timeout: Double = 20) async throws -> [Received] {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let received = try messages()
-            if received.count >= count { return received }
-            try await Task.sleep(for: .milliseconds(50))
+    public func waitForMessages(_ count: Int, timeout: Double = eventualTimeout) async throws -> [Received] {
+        var received: [Received] = []
+        if try await eventually(
+            timeout: timeout,
+            {
+                received = try messages(); return received.count >= count
+            }
+        ) {
+            return received
         }
-        throw TestFailure("expected \(count) messages, got \(try messages().count)")
+        throw TestFailure("expected \(count) messages within \(Int(timeout)) s, got \(received.count)")
     }
 
     public func stop() { child.stop() }

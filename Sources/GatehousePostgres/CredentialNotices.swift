@@ -26,8 +26,6 @@ final class CredentialNotices: Sendable {
     static let everyone = "*"
     /// The nonce of a notice nobody waits for (the sweep's).
     static let unawaited = "-"
-    /// How long a write waits for the acknowledgements.
-    static let ackTimeout = Duration.seconds(2)
     /// How often the listening connection proves it is alive, and how long the proof may take:
     /// a connection the network dropped without a word is given up within twice this.
     static let heartbeat = Duration.seconds(2)
@@ -53,15 +51,23 @@ final class CredentialNotices: Sendable {
     /// The listening connection's settings (also used for a one-off check at start).
     let configuration: PostgresConnection.Configuration
     private let logger: Logger
+    /// The first wait before listening again (see `run`).
+    private let retry: Duration
+    /// How long a write waits for the acknowledgements (2 s in service).
+    let ackTimeout: Duration
     /// Told the user id of every notice (nil: every user's), and when listening stops.
     private let invalidate: @Sendable (String?) -> Void
 
     init(
         configuration: PostgresConnection.Configuration,
+        retry: Duration = .milliseconds(500),
+        ackTimeout: Duration = .seconds(2),
         logger: Logger,
         invalidate: @escaping @Sendable (String?) -> Void
     ) {
         self.configuration = configuration
+        self.retry = retry
+        self.ackTimeout = ackTimeout
         self.logger = logger
         self.invalidate = invalidate
     }
@@ -112,7 +118,7 @@ final class CredentialNotices: Sendable {
                     }
                 }
                 group.addTask {
-                    try? await Task.sleep(for: Self.ackTimeout)
+                    try? await Task.sleep(for: self.ackTimeout)
                     self.finish(nonce)
                     return false
                 }
@@ -123,7 +129,7 @@ final class CredentialNotices: Sendable {
             }
         }
         finish(nonce)
-        if !acknowledged { try? await Task.sleep(until: start + Self.ackTimeout) }
+        if !acknowledged { try? await Task.sleep(until: start + self.ackTimeout) }
     }
 
     /// Gives up on `nonce` (the write failed, or its wait ended).
@@ -173,11 +179,11 @@ final class CredentialNotices: Sendable {
         for waiter in waiting.values { waiter.continuation?.resume(returning: false) }
     }
 
-    /// Listens until cancelled, connecting again (after 0.5 s, then up to 10 s between tries)
+    /// Listens until cancelled, connecting again (after `retry`, then up to 10 s between tries)
     /// whenever the connection drops. It sends a `SELECT 1` every `heartbeat`, so a connection
     /// the network dropped silently is noticed.
     func run() async {
-        var delay = Duration.milliseconds(500)
+        var delay = retry
         while !Task.isCancelled {
             do {
                 let connection = try await PostgresConnection.connect(
@@ -185,7 +191,7 @@ final class CredentialNotices: Sendable {
                     id: 0,
                     logger: logger
                 )
-                delay = .milliseconds(500)
+                delay = retry
                 do {
                     try await listen(on: connection)
                 } catch {
@@ -202,7 +208,7 @@ final class CredentialNotices: Sendable {
             setListening(false)
             invalidate(nil)
             try? await Task.sleep(for: delay)
-            delay = min(delay * 2, .seconds(10))
+            delay = max(retry, min(delay * 2, .seconds(10)))
         }
     }
 

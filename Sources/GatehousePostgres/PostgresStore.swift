@@ -28,13 +28,17 @@ public final class PostgresStore: GatehouseStore {
 
     /// Connects (lazily: the first statement opens the first connection) to the server `url`
     /// names, with `tls` as `database.tls` says, verifying against `caFile` (PEM) or the
-    /// system's CAs.
+    /// system's CAs. `listenRetry` is the first wait before listening again after the listening
+    /// connection dropped (doubled on each failure, up to 10 s); `noticeTimeout` is how long a
+    /// credential write waits for the other processes' acknowledgements (see `CredentialNotices`).
     public init(
         url: DatabaseURL,
         tls: CoreSettings.Database.TLS,
         caFile: String?,
         maxConnections: Int = 20,
         outboxLease: TimeInterval = 300,
+        listenRetry: Duration = .milliseconds(500),
+        noticeTimeout: Duration = .seconds(2),
         logger: Logger
     ) throws {
         self.url = url
@@ -74,7 +78,12 @@ public final class PostgresStore: GatehouseStore {
         ]
         let sessionCache = self.sessionCache
         let apiKeyCache = self.apiKeyCache
-        let notices = CredentialNotices(configuration: listenConfiguration, logger: logger) { userId in
+        let notices = CredentialNotices(
+            configuration: listenConfiguration,
+            retry: listenRetry,
+            ackTimeout: noticeTimeout,
+            logger: logger
+        ) { userId in
             sessionCache.invalidate(userId: userId)
             apiKeyCache.invalidate(userId: userId)
         }

@@ -91,7 +91,7 @@ func withEchoServer(_ body: @Sendable (Int) async throws -> Void) async throws {
         }
         // Port 1 on loopback: nobody listens there.
         do {
-            _ = try await Curl.shared.perform(CurlRequest(url: "http://127.0.0.1:1/", timeout: 5))
+            _ = try await Curl.shared.perform(CurlRequest(url: "http://127.0.0.1:1/", timeout: 30))
             Issue.record("expected a connection error")
         } catch let error as CurlError {
             #expect(error.kind == .connection)
@@ -122,7 +122,7 @@ func withEchoServer(_ body: @Sendable (Int) async throws -> Void) async throws {
                 from: "gatehouse@example.test",
                 recipients: ["ada@example.test", "bob@example.test"],
                 message: Self.message,
-                timeout: 10
+                timeout: 90
             )
         )
         #expect(result.responseCode == 250)
@@ -147,7 +147,7 @@ func withEchoServer(_ body: @Sendable (Int) async throws -> Void) async throws {
             from: "gatehouse@example.test",
             recipients: ["ada@example.test"],
             message: Self.message,
-            timeout: 10,
+            timeout: 90,
             caFile: certificate.cert
         )
         _ = try await Curl.shared.send(submission)
@@ -187,7 +187,7 @@ func withEchoServer(_ body: @Sendable (Int) async throws -> Void) async throws {
                 from: "gatehouse@example.test",
                 recipients: ["ada@example.test"],
                 message: Self.message,
-                timeout: 10,
+                timeout: 90,
                 caFile: certificate.cert
             )
         )
@@ -204,7 +204,7 @@ func withEchoServer(_ body: @Sendable (Int) async throws -> Void) async throws {
                     from: "a@example.test",
                     recipients: ["b@example.test"],
                     message: Self.message,
-                    timeout: 5
+                    timeout: 30
                 )
             )
             Issue.record("sent to nobody")

@@ -47,10 +47,7 @@ import Testing
                 }
             }
         }
-        let loadStarted = Date()
-        while acknowledgedSoFar.withLock({ $0 }) < 2, Date().timeIntervalSince(loadStarted) < 60 {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        #expect(try await eventually { acknowledgedSoFar.withLock { $0 } >= 2 })
         let copy = dir.appendingPathComponent("backups/copy.sqlite").path
         try FileManager.default.createDirectory(
             atPath: dir.appendingPathComponent("backups").path,

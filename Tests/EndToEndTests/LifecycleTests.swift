@@ -54,6 +54,17 @@ import Testing
         return (status, Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
     }
 
+    /// The server's own account of its stop, from the signal to the database closed, in
+    /// seconds: the measure of how fast it stops. The time seen from outside also holds the
+    /// scheduling of a loaded machine (the signal's delivery, the exit, the reaping).
+    func ownStopSeconds(_ server: Server) throws -> Double {
+        let stopped = try #require(server.process.lines.first { $0.contains("stopped cleanly in") })
+        return try #require(
+            Double(stopped.components(separatedBy: "stopped cleanly in ").last?.split(separator: " ").first ?? ""),
+            "\(stopped)"
+        )
+    }
+
     /// User plus system CPU time of a process so far, in clock ticks (1/100 s).
     func cpuTicks(_ pid: Int32) throws -> Int {
         let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
@@ -82,14 +93,8 @@ import Testing
         let (status, seconds) = try await stop(server, with: signal)
         print("stop while idle (signal \(signal)): exit \(status) in \(String(format: "%.2f", seconds)) s")
         #expect(status == 0, "\(server.process.text)")
-        // The server's own account of its stop (from the signal to the database closed) is the
-        // measure; the time seen from outside also holds the scheduling of a loaded machine.
-        let stopped = try #require(server.process.lines.first { $0.contains("stopped cleanly in") })
-        let own = try #require(
-            Double(stopped.components(separatedBy: "stopped cleanly in ").last?.split(separator: " ").first ?? "")
-        )
-        #expect(own < 1, "\(stopped)")
-        #expect(seconds < 10)
+        #expect(try ownStopSeconds(server) < 1)
+        #expect(seconds < 30)
         // Closed, not abandoned: the write-ahead log was folded into the file and emptied.
         let log = try? FileManager.default.attributesOfItem(atPath: server.database + "-wal")
         #expect((log?[.size] as? Int ?? 0) == 0)
@@ -121,10 +126,10 @@ import Testing
         try await Task.sleep(for: .milliseconds(500))
         let (status, seconds) = try await stop(server)
         print("stop with 60 stalled connections: exit \(status) in \(String(format: "%.2f", seconds)) s")
-        // Exit 0 well before the 10 s timeout: the server closed all 60 itself (it waits for
+        // Exit 0, so before the 10 s timeout: the server closed all 60 itself (it waits for
         // every connection to close before it stops cleanly).
         #expect(status == 0, "\(server.process.text)")
-        #expect(seconds < 5)
+        #expect(try ownStopSeconds(server) < 5)
         #expect(server.process.text.contains("stopped cleanly"))
         withExtendedLifetime(connections) {}
     }
@@ -152,6 +157,8 @@ import Testing
             }
         }
         let port = server.port
+        final class Progress: Sendable { let answered = Atomic(0) }
+        let progress = Progress()
         let clients = Task {
             await withTaskGroup(of: Tally.self) { group in
                 for _ in 0..<32 {
@@ -167,10 +174,11 @@ import Testing
                             while true {
                                 let sent =
                                     (try? connection.send("GET /ready HTTP/1.1\r\nHost: gatehouse\r\n\r\n")) != nil
-                                let reply = sent ? await connection.readReply(within: 20) : .closedBeforeReply
+                                let reply = sent ? await connection.readReply(within: 60) : .closedBeforeReply
                                 if case .complete(let status, let headers, _) = reply {
                                     lastReply = .now
                                     tally.answered += 1
+                                    progress.answered.add(1, ordering: .relaxed)
                                     answeredHere += 1
                                     if status != 200 { tally.notOK += 1 }
                                     if headers["connection"] == "close" {
@@ -199,12 +207,13 @@ import Testing
                 return total
             }
         }
-        try await Task.sleep(for: .seconds(2))
+        // Busy: every client answered a few times (on a loaded machine this takes a while).
+        #expect(try await eventually { progress.answered.load(ordering: .relaxed) >= 32 * 4 })
         let (status, seconds) = try await stop(server)
         let tally = await clients.value
         print("stop under 32 busy connections: exit \(status) in \(String(format: "%.2f", seconds)) s; \(tally)")
         #expect(status == 0, "\(server.process.text)")
-        #expect(seconds < 5)
+        #expect(try ownStopSeconds(server) < 5)
         #expect(tally.answered > 32)
         #expect(tally.notOK == 0)
         #expect(tally.cut == 0)
@@ -237,7 +246,8 @@ import Testing
         let (status, seconds) = try await stop(server)
         print("stop while mail is failing: exit \(status) in \(String(format: "%.2f", seconds)) s")
         #expect(status == 0)
-        #expect(seconds < 3)
+        // Not after the next retry's sleep (4 or 8 s): at once.
+        #expect(try ownStopSeconds(server) < 2)
         let mails = try await SQLiteStore(path: server.database).outboxMails()
         #expect(mails.count == 1 && mails[0].status == .pending && mails[0].attempts >= 2)
     }
@@ -256,7 +266,8 @@ import Testing
         let (status, seconds) = try await stop(server)
         print("stop past the timeout (2 s): exit \(status) in \(String(format: "%.2f", seconds)) s")
         #expect(status == 1)
-        #expect(seconds >= 2 && seconds < 5)
+        // Ended by the 2 s timeout, not by the delivery's own (120 s).
+        #expect(seconds >= 2 && seconds < 30)
         let log = server.process.text
         #expect(log.contains("shutdown did not finish within server.shutdownTimeout (2 s)"), "\(log)")
         #expect(log.contains("1 outbox delivery"))
@@ -287,7 +298,8 @@ import Testing
         let (status, seconds) = try await stop(server, with: SIGINT)
         print("second signal during a stuck shutdown: exit \(status) in \(String(format: "%.2f", seconds)) s")
         #expect(status == 1)
-        #expect(seconds < 2)
+        // Not the 60 s shutdown timeout nor the 120 s delivery one: at once.
+        #expect(seconds < 30)
         #expect(server.process.text.contains("a second SIGTERM or SIGINT during the shutdown; still running: "))
     }
 

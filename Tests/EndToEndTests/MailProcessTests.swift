@@ -110,8 +110,15 @@ import Testing
         try await Task.sleep(for: .seconds(2))
         #expect(try smtp.messages().count == 2)
         #expect(Set(received.flatMap(\.envelopeTo)) == ["ada@example.test", "bob@example.test"])
-        let mails = try await store.outboxMails()
-        #expect(mails.map(\.status) == [.sent, .sent])
+        // Recorded as sent a moment after the mail server's answer.
+        var mails: [OutboxMail] = []
+        #expect(
+            try await eventually {
+                mails = try await store.outboxMails()
+                return mails.map(\.status) == [.sent, .sent]
+            },
+            "\(mails.map(\.status))"
+        )
         for mail in mails {
             let delivered = received.first { $0.envelopeTo == [mail.to] }.map { ParsedMail($0.raw) }
             #expect(delivered?.header("Message-ID") == "<\(mail.messageId ?? "")>")

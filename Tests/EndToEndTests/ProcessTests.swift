@@ -101,7 +101,7 @@ import Testing
         )
         #expect(try await client.get("/api/users/me", bearer: key).status == 200)
         #expect(try await client.get("/api/users/me", headers: [("X-API-Key", key)]).status == 200)
-        #expect(server.count("GET /api/users/{id} 200") >= 2)
+        #expect(try await eventually { server.count("GET /api/users/{id} 200") >= 2 })
         #expect(!server.text.contains(key) && !server.text.contains(token) && !server.text.contains("Adm1n!pass"))
 
         // Switch login off in the file; SIGHUP applies it without a restart.

@@ -153,7 +153,7 @@ import Testing
         // B alone claims the verification mail, and hangs on the provider.
         let b = try await start(env)
         try await register(b.client, "ada@example.com")
-        try await eventually { !standIn.requests.isEmpty }
+        #expect(try await eventually { !standIn.requests.isEmpty })
         #expect(standIn.requests.count == 1)
         kill(b.child.pid, SIGKILL)
         _ = try await b.child.wait()

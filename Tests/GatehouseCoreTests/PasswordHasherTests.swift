@@ -112,12 +112,14 @@ import Testing
             parameters: Self.slow,
             limits: HashingLimits(threads: 1, queueLimit: 1, maxWait: .seconds(60))
         )
-        let first = Task { try await hasher.hash("one") }
-        while hasher.running == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let gate = DispatchSemaphore(value: 0)
+        let first = Task { try await hasher.measured { gate.wait() } }
+        #expect(try await eventually(every: .milliseconds(1)) { hasher.running == 1 })
         let second = Task { try await hasher.hash("two") }
-        while hasher.queued == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(try await eventually(every: .milliseconds(1)) { hasher.queued == 1 })
         #expect(throws: GatehouseError.self) { try hasher.refuseIfFull() }
         #expect(hasher.shed == 1)
+        gate.signal()
         _ = try await (first.value, second.value)
         try hasher.refuseIfFull()
         #expect(hasher.shed == 1)
@@ -127,16 +129,27 @@ import Testing
     @Test func aLongWaitIsShed() async throws {
         let hasher = PasswordHasher(
             parameters: Self.slow,
-            limits: HashingLimits(threads: 1, queueLimit: 100, maxWait: .milliseconds(100))
+            limits: HashingLimits(threads: 1, queueLimit: 100, maxWait: .seconds(1))
         )
-        let outcomes = await withTaskGroup(of: Bool.self) { group in
-            for i in 0..<4 { group.addTask { (try? await hasher.hash("password-\(i)")) != nil } }
-            return await group.reduce(into: []) { $0.append($1) }
+        // The thread is held; three hashes queue behind it and wait longer than a second.
+        let gate = DispatchSemaphore(value: 0)
+        let holder = Task { try await hasher.measured { gate.wait() } }
+        #expect(try await eventually(every: .milliseconds(1)) { hasher.running == 1 })
+        let waiting = Task {
+            await withTaskGroup(of: Bool.self) { group in
+                for i in 0..<3 { group.addTask { (try? await hasher.hash("password-\(i)")) != nil } }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
         }
-        // The first starts at once; the ones behind it wait a whole hash, longer than 100 ms.
-        #expect(outcomes.filter { $0 }.count >= 1)
-        #expect(hasher.shed == outcomes.filter { !$0 }.count)
-        #expect(hasher.shed >= 1)
+        #expect(try await eventually(every: .milliseconds(1)) { hasher.queued == 3 })
+        try await Task.sleep(for: .milliseconds(1500))
+        gate.signal()
+        try await holder.value
+        #expect(await waiting.value == [false, false, false])
+        #expect(hasher.shed == 3)
+        // The thread free, a hash runs again.
+        #expect(try await hasher.hash("password").hasPrefix("$argon2id$"))
+        #expect(hasher.shed == 3)
     }
 
     /// The hashing threads run at nice 10, below the event loops (nice 0).

@@ -41,7 +41,7 @@ import Testing
                     "--root-email", "root@example.test", "--root-password", TestServer.password,
                 ]
             )
-            let status = try await flow.wait(timeout: 120)
+            let status = try await flow.wait(timeout: 600)
             #expect(status == 0, "\(flow.text)")
             #expect(flow.lines.contains("all steps passed"), "\(flow.text)")
         }

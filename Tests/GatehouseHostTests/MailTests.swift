@@ -32,7 +32,7 @@ func smtpYAML(port: Int, extra: String = "") -> String {
         host: 127.0.0.1
         port: \(port)
         security: none
-        timeout: 30
+        timeout: 60
     \(extra)
     """
 }
@@ -318,12 +318,10 @@ func smtpYAML(port: Int, extra: String = "") -> String {
         ) { server, _ in
             let id = try await queue(server)
             // It fails, is recorded, and waits. (A loaded test run can be slow to the second attempt.)
-            let deadline = Date().addingTimeInterval(30)
             var latest: OutboxMail?
-            while Date() < deadline {
+            try await eventually {
                 latest = try await server.core.store.outboxMail(id: id)
-                if let mail = latest, mail.attempts >= 2, mail.status == .pending { break }
-                try await Task.sleep(for: .milliseconds(50))
+                return latest.map { $0.attempts >= 2 && $0.status == .pending } ?? false
             }
             let waiting = try #require(latest)
             #expect(waiting.status == .pending)

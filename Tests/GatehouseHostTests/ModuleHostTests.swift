@@ -105,7 +105,7 @@ struct CaptureMailer: MailProvider {
                 try await server.client.post("/api/users/register", registration(["email": .string(email)])).status
                     == 201
             )
-            try await eventually { CaptureMailer.received.withLock { $0[email] != nil } }
+            #expect(try await eventually { CaptureMailer.received.withLock { $0[email] != nil } })
             let mails = CaptureMailer.received.withLock { $0[email] ?? [] }
             #expect(mails.count == 1)
             #expect(mails.first?.tag == "RUN-ONE")

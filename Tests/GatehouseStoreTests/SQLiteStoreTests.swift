@@ -32,7 +32,13 @@ func makeStore(_ backend: Backend) async throws -> any GatehouseStore {
 }
 
 /// A PostgreSQL store on `url` (a fresh database when nil), migrated.
-func makePostgresStore(_ url: DatabaseURL? = nil) async throws -> PostgresStore {
+func makePostgresStore(
+    _ url: DatabaseURL? = nil,
+    listenRetry: Duration = .milliseconds(500),
+    noticeTimeout: Duration = .seconds(2)
+) async throws
+    -> PostgresStore
+{
     var logger = Logger(label: "store-test")
     logger.logLevel = .warning
     var database = url
@@ -42,6 +48,8 @@ func makePostgresStore(_ url: DatabaseURL? = nil) async throws -> PostgresStore 
         tls: .disable,
         caFile: nil,
         maxConnections: 8,
+        listenRetry: listenRetry,
+        noticeTimeout: noticeTimeout,
         logger: logger
     )
     try await store.migrate()
@@ -275,12 +283,11 @@ func cacheAdaAndBob(in store: SQLiteStore, now: Date, adaLifetime: TimeInterval)
                 try Date.fetchOne(db, sql: "SELECT lastSeenAt FROM sessions WHERE id = ?", arguments: [adaSession.id])
             }
         }
-        var written = false
-        for _ in 0..<100 where !written {
-            try await Task.sleep(for: .milliseconds(100))
-            written = try stored().map { abs($0.timeIntervalSince(later)) < 0.001 } ?? false
-        }
-        #expect(written)
+        #expect(
+            try await eventually(every: .milliseconds(100)) {
+                try stored().map { abs($0.timeIntervalSince(later)) < 0.001 } ?? false
+            }
+        )
 
         // One noted just before closing is written by the close.
         let last = later.addingTimeInterval(120)

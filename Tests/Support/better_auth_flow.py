@@ -24,7 +24,9 @@ from better_auth_client import APIError, AuthClient
 PASSWORD = "Str0ng!pass-phrase"
 # Seconds the client waits for an answer (httpx's default is 5): the test process runs dozens of
 # servers and suites at once on two cores, where a few seconds' stall is load, not a hang.
-CLIENT_TIMEOUT = 30
+CLIENT_TIMEOUT = 120
+# Seconds to wait for a mail to reach the test mail server: a loaded run has taken over 20.
+MAIL_TIMEOUT = 90
 
 
 def check(condition, step, detail=""):
@@ -58,7 +60,7 @@ def mails(maildir):
 def wait_for_mail(maildir, count, step, match=None):
     """Mail number `count`; with `match`, the first from there on that it accepts (another mail,
     such as a notice of an earlier step, may be delivered in between)."""
-    deadline = time.time() + 20
+    deadline = time.time() + MAIL_TIMEOUT
     while time.time() < deadline:
         found = mails(maildir)
         if match is None and len(found) >= count:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from soft_webauthn import SoftWebauthnDevice
 
-from better_auth_flow import CLIENT_TIMEOUT, check, flow_arguments, mails, refused, totp
+from better_auth_flow import CLIENT_TIMEOUT, MAIL_TIMEOUT, check, flow_arguments, mails, refused, totp
 
 PASSWORD = "Str0ng!pass-phrase"
 
@@ -120,7 +120,7 @@ class Authenticator:
         }
 
 
-def mail_about(maildir, subject, timeout=20):
+def mail_about(maildir, subject, timeout=MAIL_TIMEOUT):
     deadline = time.time() + timeout
     while time.time() < deadline:
         for found in mails(maildir):

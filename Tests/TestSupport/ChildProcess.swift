@@ -6,10 +6,16 @@ public final class ChildProcess: Sendable {
     let process: Spawned
     private let buffer = OutputBuffer()
 
+    /// What every child gets unless its test sets otherwise. The suites share two cores, where a
+    /// Gatehouse's hashing thread (at nice 10) can wait past the 3 s a server sheds after while
+    /// other suites keep the cores busy: a hash here may wait 20 s (the shedding has its own tests).
+    public static let defaultEnvironment = ["GATEHOUSE_PASSWORD_HASHING_MAX_WAIT": "20000"]
+
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil)
         throws
     {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GATEHOUSE_") }
+        env.merge(Self.defaultEnvironment) { $1 }
         env.merge(environment) { $1 }
         let process = try Spawned(executable, arguments, environment: env)
         self.process = process
@@ -20,12 +26,13 @@ public final class ChildProcess: Sendable {
             while true {
                 let count = read(output, &chunk, chunk.count)
                 if count > 0 {
-                    buffer.append(String(decoding: chunk[0..<count], as: UTF8.self))
+                    buffer.append(chunk[0..<count])
                 } else if count == 0 || errno != EINTR {
                     break
                 }
             }
             close(output)
+            buffer.finish()
         }
         process.closeInput(writing: stdin)
     }
@@ -57,7 +64,9 @@ public final class ChildProcess: Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             if let status = process.exitStatus() {
-                try await Task.sleep(for: .milliseconds(50))  // let the last output arrive
+                // Let the last output arrive: the reader sees the pipe's end (a child the process
+                // left running may hold the pipe open; it is not waited for long).
+                try await eventually(timeout: 10, every: .milliseconds(10)) { buffer.isFinished }
                 return status
             }
             guard Date() < deadline else {
@@ -77,20 +86,28 @@ public final class ChildProcess: Sendable {
     }
 }
 
-/// Output collected from a pipe, split into lines.
+/// Output collected from a pipe, split into lines. Bytes are kept until their line ends, so a
+/// character split between two reads is decoded whole.
 final class OutputBuffer: Sendable {
-    private let state = Mutex<(lines: [String], partial: String)>(([], ""))
+    private let state = Mutex<(lines: [String], partial: [UInt8], finished: Bool)>(([], [], false))
 
-    func append(_ text: String) {
+    func append(_ bytes: ArraySlice<UInt8>) {
         state.withLock { state in
-            var parts = (state.partial + text).components(separatedBy: "\n")
-            state.partial = parts.removeLast()
-            state.lines.append(contentsOf: parts)
+            state.partial.append(contentsOf: bytes)
+            while let newline = state.partial.firstIndex(of: UInt8(ascii: "\n")) {
+                state.lines.append(String(decoding: state.partial[..<newline], as: UTF8.self))
+                state.partial.removeSubrange(...newline)
+            }
         }
     }
 
+    /// The pipe ended: everything the process wrote is here.
+    func finish() { state.withLock { $0.finished = true } }
+
+    var isFinished: Bool { state.withLock { $0.finished } }
+
     var lines: [String] {
-        state.withLock { $0.lines + ($0.partial.isEmpty ? [] : [$0.partial]) }
+        state.withLock { $0.lines + ($0.partial.isEmpty ? [] : [String(decoding: $0.partial, as: UTF8.self)]) }
     }
 
     /// The lines that ended with a newline.

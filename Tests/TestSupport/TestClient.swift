@@ -53,7 +53,7 @@ public struct TestClient: Sendable {
             allHeaders.append(("Content-Type", "application/json"))
         }
         let response = try await Curl.shared.perform(
-            CurlRequest(method: method, url: baseURL + path, headers: allHeaders, body: payload, timeout: 30)
+            CurlRequest(method: method, url: baseURL + path, headers: allHeaders, body: payload, timeout: 120)
         )
         return Reply(
             status: response.status,

@@ -228,14 +228,7 @@ extension PostgresStore {
 
     public func deleteSession(id: String, userId: String, audit: [AuditEvent]) async throws -> Bool {
         try await accountWrite(userId: userId) { connection, logger in
-            guard
-                try await connection.count(
-                    #"DELETE FROM sessions WHERE "id" = \#(id) AND "userId" = \#(userId) RETURNING "id""#,
-                    logger
-                ) > 0
-            else { return false }
-            for event in audit { try await connection.query(event.insert, logger: logger) }
-            return true
+            try await connection.deleteOwned(.sessions, id: id, userId: userId, audit: audit, logger)
         }
     }
 

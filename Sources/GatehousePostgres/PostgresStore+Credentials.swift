@@ -277,14 +277,7 @@ extension PostgresStore {
 
     public func deleteAPIKey(id: String, userId: String, audit: AuditEvent) async throws -> Bool {
         try await accountWrite(userId: userId) { connection, logger in
-            guard
-                try await connection.count(
-                    #"DELETE FROM api_keys WHERE "id" = \#(id) AND "userId" = \#(userId) RETURNING "id""#,
-                    logger
-                ) > 0
-            else { return false }
-            try await connection.query(audit.insert, logger: logger)
-            return true
+            try await connection.deleteOwned(.apiKeys, id: id, userId: userId, audit: [audit], logger)
         }
     }
 
@@ -362,14 +355,7 @@ extension PostgresStore {
 
     public func deleteSSHKey(id: String, userId: String, audit: AuditEvent) async throws -> Bool {
         try await write { connection, logger in
-            guard
-                try await connection.count(
-                    #"DELETE FROM ssh_keys WHERE "id" = \#(id) AND "userId" = \#(userId) RETURNING "id""#,
-                    logger
-                ) > 0
-            else { return false }
-            try await connection.query(audit.insert, logger: logger)
-            return true
+            try await connection.deleteOwned(.sshKeys, id: id, userId: userId, audit: [audit], logger)
         }
     }
 
@@ -467,14 +453,7 @@ extension PostgresStore {
 
     public func deletePasskey(id: String, userId: String, audit: AuditEvent) async throws -> Bool {
         try await write { connection, logger in
-            guard
-                try await connection.count(
-                    #"DELETE FROM passkeys WHERE "id" = \#(id) AND "userId" = \#(userId) RETURNING "id""#,
-                    logger
-                ) > 0
-            else { return false }
-            try await connection.query(audit.insert, logger: logger)
-            return true
+            try await connection.deleteOwned(.passkeys, id: id, userId: userId, audit: [audit], logger)
         }
     }
 }

@@ -305,6 +305,27 @@ extension PostgresConnection {
     func count(_ query: PostgresQuery, _ logger: Logger) async throws -> Int {
         try await all(query, logger).count
     }
+
+    /// The tables whose rows belong to one user by their `userId` column.
+    enum OwnedTable: String {
+        case sessions, passkeys
+        case apiKeys = "api_keys"
+        case sshKeys = "ssh_keys"
+    }
+
+    /// Deletes the row `id` of `table` if it belongs to `userId`, and records `audit` with it, in
+    /// the caller's transaction. Says whether the row was there (nothing is recorded if not).
+    func deleteOwned(_ table: OwnedTable, id: String, userId: String, audit: [AuditEvent], _ logger: Logger)
+        async throws -> Bool
+    {
+        let deleted = try await count(
+            #"DELETE FROM \#(unescaped: table.rawValue) WHERE "id" = \#(id) AND "userId" = \#(userId) RETURNING "id""#,
+            logger
+        )
+        guard deleted > 0 else { return false }
+        for event in audit { try await query(event.insert, logger: logger) }
+        return true
+    }
 }
 
 /// The database server could not be used; says why in an operator's words, without the password.

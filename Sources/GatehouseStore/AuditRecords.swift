@@ -81,3 +81,18 @@ extension SQLiteStore {
         }
     }
 }
+
+extension Database {
+    /// Deletes the row `id` of `Record`'s table if it belongs to `userId` (its `userId` column),
+    /// and records `audit` with it, in the caller's transaction. Says whether the row was there
+    /// (nothing is recorded if not).
+    func deleteOwned<Record: TableRecord>(_: Record.Type, id: String, userId: String, audit: [AuditEvent]) throws
+        -> Bool
+    {
+        guard try Record.filter(Column("id") == id && Column("userId") == userId).deleteAll(self) > 0 else {
+            return false
+        }
+        for event in audit { try AuditRecord(event).insert(self) }
+        return true
+    }
+}

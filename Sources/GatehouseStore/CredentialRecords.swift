@@ -119,14 +119,7 @@ extension SQLiteStore {
 
     public func deleteAPIKey(id: String, userId: String, audit: AuditEvent) async throws -> Bool {
         try await accountWrite(userId: userId) { db in
-            guard
-                try APIKeyRecord.filter(APIKeyRecord.Columns.id == id && APIKeyRecord.Columns.userId == userId)
-                    .deleteAll(db) > 0
-            else {
-                return false
-            }
-            try AuditRecord(audit).insert(db)
-            return true
+            try db.deleteOwned(APIKeyRecord.self, id: id, userId: userId, audit: [audit])
         }
     }
 
@@ -185,14 +178,7 @@ extension SQLiteStore {
 
     public func deleteSSHKey(id: String, userId: String, audit: AuditEvent) async throws -> Bool {
         try await pool.write { db in
-            guard
-                try SSHKeyRecord.filter(SSHKeyRecord.Columns.id == id && SSHKeyRecord.Columns.userId == userId)
-                    .deleteAll(db) > 0
-            else {
-                return false
-            }
-            try AuditRecord(audit).insert(db)
-            return true
+            try db.deleteOwned(SSHKeyRecord.self, id: id, userId: userId, audit: [audit])
         }
     }
 }

@@ -189,12 +189,7 @@ extension SQLiteStore {
 
     public func deletePasskey(id: String, userId: String, audit: AuditEvent) async throws -> Bool {
         try await pool.write { db in
-            guard
-                try PasskeyRecord.filter(PasskeyRecord.Columns.id == id && PasskeyRecord.Columns.userId == userId)
-                    .deleteAll(db) > 0
-            else { return false }
-            try AuditRecord(audit).insert(db)
-            return true
+            try db.deleteOwned(PasskeyRecord.self, id: id, userId: userId, audit: [audit])
         }
     }
 }

@@ -250,14 +250,7 @@ public final class SQLiteStore: GatehouseStore {
 
     public func deleteSession(id: String, userId: String, audit: [AuditEvent]) async throws -> Bool {
         try await accountWrite(userId: userId) { db in
-            guard
-                try SessionRecord.filter(SessionRecord.Columns.id == id && SessionRecord.Columns.userId == userId)
-                    .deleteAll(db) > 0
-            else {
-                return false
-            }
-            for event in audit { try AuditRecord(event).insert(db) }
-            return true
+            try db.deleteOwned(SessionRecord.self, id: id, userId: userId, audit: audit)
         }
     }
 

@@ -18,6 +18,16 @@ import Synchronization
 /// there after the revoking request was answered. While a process is not listening (its
 /// connection dropped, or not up yet) it caches nothing and reads every credential from the
 /// database, so a notice it missed cannot leave a stale entry behind.
+///
+/// A process that is listening but slow to handle notices (its threads starved, its listening
+/// connection cut without a word) must not trust its cache past the moment a writer gives up on
+/// it either. So it sends itself a beat on the channel (every `beatInterval`), and trusts its
+/// cache only until a little less than `ackTimeout` after the sending of the last beat it has
+/// handled. Notices arrive in the order their transactions committed and are handled one by
+/// one, so every notice committed before that beat has been handled; one committed after it is
+/// waited for, by its writer, until later than this trust lasts. (So every process on a
+/// database must wait as long for acknowledgements as the others trust their caches: the 2 s
+/// is fixed, not a setting.)
 final class CredentialNotices: Sendable {
     static let channel = "gatehouse_credentials"
     /// The application name of the listening connections, by which a writer counts them.
@@ -26,8 +36,9 @@ final class CredentialNotices: Sendable {
     static let everyone = "*"
     /// The nonce of a notice nobody waits for (the sweep's).
     static let unawaited = "-"
-    /// How often the listening connection proves it is alive, and how long the proof may take:
-    /// a connection the network dropped without a word is given up within twice this.
+    /// How long the listening connection's beat (sent every `beatInterval`) may take to be
+    /// answered: a connection the network dropped without a word is given up within this and a
+    /// beat's interval.
     static let heartbeat = Duration.seconds(2)
 
     /// A write waiting for the acknowledgements of its notice: from each listening connection
@@ -43,6 +54,10 @@ final class CredentialNotices: Sendable {
         var listening = false
         /// When the listening connection last proved alive (a heartbeat answered).
         var aliveAt = ContinuousClock.now
+        /// Until when the cache may be trusted (see the type's description).
+        var trustedUntil = ContinuousClock.now
+        /// Beats sent and not yet handled, by nonce: when each was sent.
+        var beats: [String: ContinuousClock.Instant] = [:]
         /// Writes expecting acknowledgements, by nonce.
         var waiting: [String: Waiter] = [:]
     }
@@ -56,14 +71,14 @@ final class CredentialNotices: Sendable {
     /// How long a write waits for the acknowledgements (2 s in service).
     let ackTimeout: Duration
     /// Told the user id of every notice (nil: every user's), and when listening stops.
-    private let invalidate: @Sendable (String?) -> Void
+    private let invalidate: @Sendable (String?) async -> Void
 
     init(
         configuration: PostgresConnection.Configuration,
         retry: Duration = .milliseconds(500),
         ackTimeout: Duration = .seconds(2),
         logger: Logger,
-        invalidate: @escaping @Sendable (String?) -> Void
+        invalidate: @escaping @Sendable (String?) async -> Void
     ) {
         self.configuration = configuration
         self.retry = retry
@@ -72,10 +87,34 @@ final class CredentialNotices: Sendable {
         self.invalidate = invalidate
     }
 
-    /// Whether a credential read now may be kept in the cache: listening, and heard from the
-    /// server lately (a connection that went silent counts as lost before it is noticed).
+    /// Whether acknowledgements can be heard: listening, and heard from the server lately (a
+    /// connection that went silent counts as lost before it is noticed).
     var listening: Bool {
         state.withLock { $0.listening && ContinuousClock.now - $0.aliveAt < Self.heartbeat * 3 }
+    }
+
+    /// Whether a cached credential may be used, and one read now kept: listening, and every
+    /// notice a writer may have stopped waiting for has been handled (see the type).
+    var trusted: Bool {
+        state.withLock { $0.listening && ContinuousClock.now < $0.trustedUntil }
+    }
+
+    /// How long the cache is trusted after a beat is sent: `ackTimeout`, less a margin for the
+    /// rates of two machines' clocks and for a writer whose wait starts just before its commit.
+    var trustSpan: Duration { ackTimeout - max(.milliseconds(50), ackTimeout / 20) }
+
+    /// How often a beat is sent: often enough that the trust lasts from one beat to the next
+    /// while they are handled promptly, and that `listening` sees a heartbeat in time.
+    var beatInterval: Duration { max(.milliseconds(10), min(ackTimeout / 2, Self.heartbeat)) }
+
+    /// The waits of the writes that started before now end later than this: the cache is no
+    /// longer trusted (the listening connection is going).
+    private func distrust() {
+        state.withLock { state in
+            state.trustedUntil = .now
+            // A beat still buffered (handled after this) must not bring the trust back.
+            state.beats.removeAll()
+        }
     }
 
     /// A notice for a change of `userId` (nil: every user), and the nonce its acknowledgements
@@ -90,13 +129,12 @@ final class CredentialNotices: Sendable {
     }
 
     /// Waits until every listening connection in `listeners` acknowledged `nonce`. Whenever
-    /// that cannot be known (this process is not listening, its connection changed during the
-    /// write or the wait, or one listener does not answer), it waits out `ackTimeout` from its
-    /// start: time for the others to have heard the notice.
-    func awaitAcknowledgements(_ nonce: String, listeners: Set<Int32>) async {
-        let start = ContinuousClock.now
+    /// that cannot be known (the listeners could not be read, this process is not listening,
+    /// its connection changed during the write or the wait, or one listener does not answer),
+    /// it waits out `ackTimeout` from its start: time for the others to have heard the notice.
+    func awaitAcknowledgements(_ nonce: String, listeners: Set<Int32>?, since start: ContinuousClock.Instant) async {
         var acknowledged = false
-        if listening, state.withLock({ $0.waiting[nonce] != nil }) {
+        if let listeners, listening, state.withLock({ $0.waiting[nonce] != nil }) {
             acknowledged = await withTaskGroup(of: Bool.self) { group in
                 group.addTask {
                     await withCheckedContinuation { continuation in
@@ -118,7 +156,7 @@ final class CredentialNotices: Sendable {
                     }
                 }
                 group.addTask {
-                    try? await Task.sleep(for: self.ackTimeout)
+                    try? await Task.sleep(until: start + self.ackTimeout)
                     self.finish(nonce)
                     return false
                 }
@@ -139,7 +177,17 @@ final class CredentialNotices: Sendable {
 
     private func heard(_ payload: String, on connection: PostgresConnection) async {
         let parts = payload.split(separator: " ", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { return invalidate(nil) }
+        guard parts.count == 2 else { return await invalidate(nil) }
+        if parts[0] == "beat" {
+            // "beat NONCE": every notice committed before it has been handled. (Other processes'
+            // beats are not in `beats`.)
+            let span = trustSpan
+            state.withLock { state in
+                guard let sent = state.beats.removeValue(forKey: parts[1]) else { return }
+                state.trustedUntil = max(state.trustedUntil, sent + span)
+            }
+            return
+        }
         if parts[0] == "ack" {
             // "ack NONCE PID": the listening connection PID dropped the entries of NONCE's user.
             let ack = parts[1].split(separator: " ")
@@ -158,21 +206,38 @@ final class CredentialNotices: Sendable {
             done?.resume(returning: true)
             return
         }
-        invalidate(parts[1] == Self.everyone ? nil : parts[1])
+        await invalidate(parts[1] == Self.everyone ? nil : parts[1])
         guard parts[0] != Self.unawaited else { return }
-        do {
-            try await connection.query(
-                "SELECT pg_notify(\(Self.channel), \("ack " + parts[0] + " ") || pg_backend_pid()::text)",
-                logger: logger
-            )
-        } catch {
-            logger.warning("credential notices: an acknowledgement failed (\(String(reflecting: error)))")
+        // Dropped, so acknowledged; the next notice is not held up by the acknowledgement's
+        // round trip (a burst of writes would otherwise outrun the handling).
+        let (logger, nonce) = (self.logger, parts[0])
+        Task {
+            do {
+                try await connection.query(Self.notify("ack " + nonce + " ", withBackendPid: true), logger: logger)
+            } catch {
+                logger.warning("credential notices: an acknowledgement failed (\(String(reflecting: error)))")
+            }
         }
     }
 
-    private func setListening(_ listening: Bool) {
+    /// A notice on the channel, its commit not waiting for the disk (a notice is worth nothing
+    /// after a crash, and the lock every NOTIFY's commit takes is held the shorter); with
+    /// `withBackendPid`, the sending connection's server pid is appended to the payload.
+    static func notify(_ payload: String, withBackendPid: Bool = false) -> PostgresQuery {
+        withBackendPid
+            ? "SELECT set_config('synchronous_commit', 'off', true), pg_notify(\(channel), \(payload) || pg_backend_pid()::text)"
+            : "SELECT set_config('synchronous_commit', 'off', true), pg_notify(\(channel), \(payload))"
+    }
+
+    /// Listening from `since` (before the cache was emptied), or no longer.
+    private func setListening(_ listening: Bool, since: ContinuousClock.Instant = .now) {
+        let span = trustSpan
         let waiting = state.withLock { state in
             state.listening = listening
+            state.beats.removeAll()
+            // Everything cached was dropped as listening began; whatever is read from here on
+            // is newer than every notice that could be missed before it.
+            state.trustedUntil = listening ? since + span : .now
             defer { if !listening { state.waiting.removeAll() } }
             return listening ? [:] : state.waiting
         }
@@ -180,8 +245,8 @@ final class CredentialNotices: Sendable {
     }
 
     /// Listens until cancelled, connecting again (after `retry`, then up to 10 s between tries)
-    /// whenever the connection drops. It sends a `SELECT 1` every `heartbeat`, so a connection
-    /// the network dropped silently is noticed.
+    /// whenever the connection drops. It sends a beat every `beatInterval`, so a connection the
+    /// network dropped silently is noticed, and the cache's trust kept up.
     func run() async {
         var delay = retry
         while !Task.isCancelled {
@@ -206,17 +271,25 @@ final class CredentialNotices: Sendable {
             }
             // Not listening: nothing may stay cached, nothing new is cached.
             setListening(false)
-            invalidate(nil)
+            await invalidate(nil)
             try? await Task.sleep(for: delay)
             delay = max(retry, min(delay * 2, .seconds(10)))
         }
     }
 
-    /// One `SELECT 1`, answered within `heartbeat`, or the connection is given up.
+    /// One beat (a notice to this process itself), the statement answered within `heartbeat`,
+    /// or the connection is given up. The beat is handled in its turn among the notices.
     private func proveAlive(_ connection: PostgresConnection) async throws {
+        let nonce = UUID().uuidString
+        state.withLock { state in
+            let now = ContinuousClock.now
+            // A beat not handled within `ackTimeout` could extend the trust no more.
+            state.beats = state.beats.filter { now - $0.value < ackTimeout }
+            state.beats[nonce] = now
+        }
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
-                try await connection.query("SELECT 1", logger: self.logger)
+                try await connection.query(Self.notify("beat " + nonce), logger: self.logger)
                 return true
             }
             group.addTask {
@@ -233,6 +306,10 @@ final class CredentialNotices: Sendable {
         }
     }
 
+    struct ConnectionClosed: Error, CustomStringConvertible {
+        var description: String { "the listening connection closed" }
+    }
+
     struct HeartbeatLate: Error, CustomStringConvertible {
         var description: String { "the listening connection did not answer a heartbeat in time" }
     }
@@ -240,9 +317,10 @@ final class CredentialNotices: Sendable {
     private func listen(on connection: PostgresConnection) async throws {
         try await connection.listen(on: Self.channel) { notices in
             // Listening from here: what was cached before may have missed a notice.
-            invalidate(nil)
+            let began = ContinuousClock.now
+            await invalidate(nil)
             state.withLock { $0.aliveAt = .now }
-            setListening(true)
+            setListening(true, since: began)
             logger.info("credential notices: listening")
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -251,11 +329,29 @@ final class CredentialNotices: Sendable {
                 }
                 group.addTask {
                     while true {
-                        try await Task.sleep(for: Self.heartbeat)
                         try await self.proveAlive(connection)
+                        try await Task.sleep(for: self.beatInterval)
                     }
                 }
-                try await group.next()
+                group.addTask {
+                    // Closed by the server or the network: known at once, however far behind
+                    // the handling of the notices is.
+                    try await connection.closeFuture.get()
+                    throw ConnectionClosed()
+                }
+                // The connection is going the moment one task ends: distrusted at once, and
+                // closed, which ends a statement still waiting on it (a beat sent into a
+                // silent network, whose own deadline was cancelled with it).
+                let ended: any Error
+                do {
+                    try await group.next()
+                    ended = CancellationError()
+                } catch {
+                    ended = error
+                }
+                distrust()
+                try? await connection.close()
+                throw ended
             }
         }
     }

@@ -86,18 +86,28 @@ extension User {
 }
 
 extension Session {
-    init(row: PostgresRandomAccessRow) throws {
+    /// The columns of a sessions row as a join selects them, each named with `columnPrefix` before it.
+    static func columns(_ table: String, columnPrefix prefix: String) -> String {
+        [
+            "id", "userId", "tokenHash", "createdAt", "lastSeenAt", "expiresAt", "ip", "userAgent", "impersonatedBy",
+            "impersonatorSessionId",
+        ]
+        .map { #"\#(table)."\#($0)" AS "\#(prefix + $0)""# }.joined(separator: ", ")
+    }
+
+    /// A sessions row; in a join, its columns named with `columnPrefix` before them (see `columns`).
+    init(row: PostgresRandomAccessRow, columnPrefix prefix: String = "") throws {
         self.init(
-            id: try row.get("id"),
-            userId: try row.get("userId"),
-            tokenHash: try row.get("tokenHash"),
-            createdAt: try row.get("createdAt"),
-            lastSeenAt: try row.get("lastSeenAt"),
-            expiresAt: try row.get("expiresAt"),
-            ip: try row.get("ip"),
-            userAgent: try row.get("userAgent"),
-            impersonatedBy: try row.get("impersonatedBy"),
-            impersonatorSessionId: try row.get("impersonatorSessionId")
+            id: try row.get(prefix + "id"),
+            userId: try row.get(prefix + "userId"),
+            tokenHash: try row.get(prefix + "tokenHash"),
+            createdAt: try row.get(prefix + "createdAt"),
+            lastSeenAt: try row.get(prefix + "lastSeenAt"),
+            expiresAt: try row.get(prefix + "expiresAt"),
+            ip: try row.get(prefix + "ip"),
+            userAgent: try row.get(prefix + "userAgent"),
+            impersonatedBy: try row.get(prefix + "impersonatedBy"),
+            impersonatorSessionId: try row.get(prefix + "impersonatorSessionId")
         )
     }
 
@@ -241,16 +251,23 @@ extension LoginChallenge {
 }
 
 extension APIKey {
-    init(row: PostgresRandomAccessRow) throws {
+    /// The columns of an api_keys row as a join selects them, each named with `columnPrefix` before it.
+    static func columns(_ table: String, columnPrefix prefix: String) -> String {
+        ["id", "userId", "name", "prefix", "keyHash", "createdAt", "lastUsedAt", "expiresAt"]
+            .map { #"\#(table)."\#($0)" AS "\#(prefix + $0)""# }.joined(separator: ", ")
+    }
+
+    /// An api_keys row; in a join, its columns named with `columnPrefix` before them (see `columns`).
+    init(row: PostgresRandomAccessRow, columnPrefix prefix: String = "") throws {
         self.init(
-            id: try row.get("id"),
-            userId: try row.get("userId"),
-            name: try row.get("name"),
-            prefix: try row.get("prefix"),
-            keyHash: try row.get("keyHash"),
-            createdAt: try row.get("createdAt"),
-            lastUsedAt: try row.get("lastUsedAt"),
-            expiresAt: try row.get("expiresAt")
+            id: try row.get(prefix + "id"),
+            userId: try row.get(prefix + "userId"),
+            name: try row.get(prefix + "name"),
+            prefix: try row.get(prefix + "prefix"),
+            keyHash: try row.get(prefix + "keyHash"),
+            createdAt: try row.get(prefix + "createdAt"),
+            lastUsedAt: try row.get(prefix + "lastUsedAt"),
+            expiresAt: try row.get(prefix + "expiresAt")
         )
     }
 

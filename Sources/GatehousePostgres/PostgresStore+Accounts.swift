@@ -145,8 +145,8 @@ extension PostgresStore {
     public var sessionCacheLookups: (hits: Int, misses: Int) { sessionCache.lookups }
 
     public func session(tokenHash: String, now: Date) async throws -> (Session, User)? {
-        let listening = notices.listening
-        if listening, let cached = sessionCache.lookup(tokenHash) {
+        let trusted = notices.trusted
+        if trusted, let cached = sessionCache.lookup(tokenHash) {
             // Past its expiry here; another process may have slid it since: read it again.
             if cached.0.expiresAt > now { return cached }
             sessionCache.invalidate(userId: cached.1.id)
@@ -155,31 +155,18 @@ extension PostgresStore {
         guard
             let row = try await read(
                 """
-                SELECT s."id" AS "sessionId", s."userId" AS "sessionUserId", s."tokenHash", s."createdAt" AS "sessionCreatedAt",
-                    s."lastSeenAt", s."expiresAt", s."ip", s."userAgent", s."impersonatedBy", s."impersonatorSessionId",
-                    u.*
+                SELECT \(unescaped: Session.columns("s", columnPrefix: "session.")), u.*
                 FROM sessions s JOIN users u ON u."id" = s."userId" WHERE s."tokenHash" = \(tokenHash)
                 """
             ).first
         else { return nil }
-        let stored = Session(
-            id: try row.get("sessionId"),
-            userId: try row.get("sessionUserId"),
-            tokenHash: try row.get("tokenHash"),
-            createdAt: try row.get("sessionCreatedAt"),
-            lastSeenAt: try row.get("lastSeenAt"),
-            expiresAt: try row.get("expiresAt"),
-            ip: try row.get("ip"),
-            userAgent: try row.get("userAgent"),
-            impersonatedBy: try row.get("impersonatedBy"),
-            impersonatorSessionId: try row.get("impersonatorSessionId")
-        )
-        let session = touches.apply(stored)
+        let session = touches.apply(try Session(row: row, columnPrefix: "session."))
         guard session.expiresAt > now else { return nil }
         let found = (session, try User(row: row))
-        // Kept only if no notice was missed meanwhile: still listening, and nothing of this user
-        // changed since the read began (the generation).
-        if listening, notices.listening {
+        // Kept only if no notice was missed meanwhile: the cache still trusted (see
+        // `CredentialNotices`), and nothing of this user changed since the read began (the
+        // generation).
+        if trusted, notices.trusted {
             sessionCache.store(tokenHash, found, userId: found.1.id, ifGeneration: generation)
         }
         return found

@@ -256,12 +256,9 @@ extension PostgresStore {
         -> Bool
     {
         try await accountWrite(userId: key.userId) { connection, logger in
-            let held: Int =
-                try await connection.all(
-                    "SELECT COUNT(*) AS n FROM api_keys WHERE \"userId\" = \(key.userId)",
-                    logger
-                ).first?.get("n") ?? 0
-            guard held < maxPerUser else { return false }
+            guard try await connection.countOwned(.apiKeys, userId: key.userId, logger) < maxPerUser else {
+                return false
+            }
             try await connection.query(key.insert, logger: logger)
             try await connection.query(audit.insert, logger: logger)
             for mail in mails { try await connection.query(mail.insert, logger: logger) }
@@ -272,7 +269,7 @@ extension PostgresStore {
     public func apiKeys(userId: String) async throws -> [APIKey] {
         try await read(
             "SELECT * FROM api_keys WHERE \"userId\" = \(userId) ORDER BY \"createdAt\" DESC, \"id\" DESC"
-        ).map(APIKey.init(row:))
+        ).map { try APIKey(row: $0) }
     }
 
     public func deleteAPIKey(id: String, userId: String, audit: AuditEvent) async throws -> Bool {
@@ -283,30 +280,20 @@ extension PostgresStore {
 
     public func apiKey(keyHash: String, now: Date) async throws -> (APIKey, User)? {
         let found: (APIKey, User)?
-        let listening = notices.listening
-        if listening, let cached = apiKeyCache.lookup(keyHash) {
+        let trusted = notices.trusted
+        if trusted, let cached = apiKeyCache.lookup(keyHash) {
             found = cached
         } else {
             let generation = apiKeyCache.generation
             if let row = try await read(
                 """
-                SELECT k."id" AS "keyId", k."userId" AS "keyUserId", k."name" AS "keyName", k."prefix", k."keyHash",
-                    k."createdAt" AS "keyCreatedAt", k."lastUsedAt", k."expiresAt", u.*
+                SELECT \(unescaped: APIKey.columns("k", columnPrefix: "key.")), u.*
                 FROM api_keys k JOIN users u ON u."id" = k."userId" WHERE k."keyHash" = \(keyHash)
                 """
             ).first {
-                let key = APIKey(
-                    id: try row.get("keyId"),
-                    userId: try row.get("keyUserId"),
-                    name: try row.get("keyName"),
-                    prefix: try row.get("prefix"),
-                    keyHash: try row.get("keyHash"),
-                    createdAt: try row.get("keyCreatedAt"),
-                    lastUsedAt: try row.get("lastUsedAt"),
-                    expiresAt: try row.get("expiresAt")
-                )
+                let key = try APIKey(row: row, columnPrefix: "key.")
                 found = (key, try User(row: row))
-                if listening, notices.listening {
+                if trusted, notices.trusted {
                     apiKeyCache.store(keyHash, found!, userId: key.userId, ifGeneration: generation)
                 }
             } else {
@@ -407,12 +394,9 @@ extension PostgresStore {
     {
         let insert = try passkey.insert()
         return try await write { connection, logger in
-            let held: Int =
-                try await connection.all(
-                    "SELECT COUNT(*) AS n FROM passkeys WHERE \"userId\" = \(passkey.userId)",
-                    logger
-                ).first?.get("n") ?? 0
-            guard held < limit else { return false }
+            guard try await connection.countOwned(.passkeys, userId: passkey.userId, logger) < limit else {
+                return false
+            }
             guard
                 try await connection.all(
                     "SELECT 1 FROM passkeys WHERE \"credentialID\" = \(passkey.credentialID)",

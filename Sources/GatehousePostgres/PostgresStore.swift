@@ -11,7 +11,7 @@ import PostgresNIO
 /// finds two of them in conflict (`write`). Each process keeps its own credential caches; a
 /// write that changes a user tells the other processes through `NOTIFY` (see
 /// `CredentialNotices`). Statements are parameterized (`PostgresQuery` interpolation binds every
-/// value); nothing is built from strings.
+/// value); only fixed table names (`OwnedTable`) are put into a statement's text.
 public final class PostgresStore: GatehouseStore {
     let client: PostgresClient
     let logger: Logger
@@ -160,32 +160,34 @@ public final class PostgresStore: GatehouseStore {
         }
         let (payload, nonce) = CredentialNotices.payload(userId: userId)
         notices.expect(nonce)
-        let (result, listeners): (T, Set<Int32>)
+        let (result, before): (T, Set<Int32>)
         do {
-            (result, listeners) = try await write { connection, logger in
+            (result, before) = try await write { connection, logger in
                 let result = try await body(connection, logger)
                 try await connection.query(
                     "SELECT pg_notify(\(CredentialNotices.channel), \(payload))",
                     logger: logger
                 )
-                // Who must acknowledge: every connection listening on this database now.
-                let listeners: [Int32] =
-                    try await connection.all(
-                        """
-                        SELECT COALESCE(array_agg(pid), '{}')::int4[] AS pids FROM pg_stat_activity
-                        WHERE application_name = \(CredentialNotices.applicationName) AND datname = current_database()
-                        """,
-                        logger
-                    ).first?.get("pids") ?? []
-                return (result, Set(listeners))
+                return (result, Set(try await connection.all(Self.listenersQuery, logger).first?.get("pids") ?? []))
             }
         } catch {
             notices.finish(nonce)
             throw error
         }
-        await notices.awaitAcknowledgements(nonce, listeners: listeners)
+        let committed = ContinuousClock.now
+        // Who must acknowledge: every connection listening before the commit (one that went
+        // since cannot answer, and the wait runs out) and after it (one that began listening
+        // while the commit was under way is not in the first count, and hears the notice).
+        let after: [Int32]? = try? await read(Self.listenersQuery).first?.get("pids")
+        await notices.awaitAcknowledgements(nonce, listeners: after.map { before.union($0) }, since: committed)
         return result
     }
+
+    /// The server pids of the connections listening for credential notices on this database.
+    static let listenersQuery: PostgresQuery = """
+        SELECT COALESCE(array_agg(pid), '{}')::int4[] AS pids FROM pg_stat_activity
+        WHERE application_name = \(CredentialNotices.applicationName) AND datname = current_database()
+        """
 
     /// The rows of one statement, outside any transaction.
     func read(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
@@ -311,6 +313,14 @@ extension PostgresConnection {
         case sessions, passkeys
         case apiKeys = "api_keys"
         case sshKeys = "ssh_keys"
+    }
+
+    /// How many rows of `table` belong to `userId`.
+    func countOwned(_ table: OwnedTable, userId: String, _ logger: Logger) async throws -> Int {
+        try await all(
+            #"SELECT COUNT(*) AS n FROM \#(unescaped: table.rawValue) WHERE "userId" = \#(userId)"#,
+            logger
+        ).first?.get("n") ?? 0
     }
 
     /// Deletes the row `id` of `table` if it belongs to `userId`, and records `audit` with it, in

@@ -101,10 +101,109 @@ import Testing
         // Both listen again, and cache again.
         try await waitUntilListening(a, b)
         try await a.insertSession(makeSession(user, "u", now: now), keepAtMost: 20)
-        #expect(try await b.session(tokenHash: "u", now: now) != nil)
-        #expect(b.sessionCache.lookup("u") != nil)
+        #expect(
+            try await eventually {
+                try await b.session(tokenHash: "u", now: now) != nil && b.sessionCache.lookup("u") != nil
+            }
+        )
         try await a.close()
         try await b.close()
+    }
+
+    /// A process listening but slow to handle a notice (its threads starved, say) no longer
+    /// trusts its cache by the time the writer stops waiting for it: a revocation is never
+    /// answered while that process could still answer from a stale entry.
+    @Test func aSlowListenerStopsTrustingItsCacheBeforeTheWriterGivesUp() async throws {
+        let url = try await TestPostgres.freshDatabase()
+        let a = try await makePostgresStore(url)
+        let user = makeUser()
+        try await a.insertUser(user)
+        // B: a listener whose handling of this user's notices waits at a gate.
+        let gate = Gate()
+        var logger = Logger(label: "slow-listener")
+        logger.logLevel = .critical
+        let b = CredentialNotices(configuration: a.notices.configuration, logger: logger) { userId in
+            if userId == user.id { await gate.pass() }
+        }
+        let listening = Task { await b.run() }
+        defer {
+            gate.open()
+            listening.cancel()
+        }
+        #expect(try await eventually { a.notices.listening && b.trusted })
+        let session = makeSession(user, "t", now: Date())
+        try await a.insertSession(session, keepAtMost: 20)
+        #expect(try await eventually { b.trusted })
+
+        gate.close()
+        let started = ContinuousClock.now
+        #expect(try await a.deleteSession(id: session.id, userId: user.id))
+        // The writer waited for B's acknowledgement, and gave up on it; B trusts its cache no more.
+        #expect(ContinuousClock.now - started >= a.notices.ackTimeout)
+        #expect(!b.trusted)
+        // Its notices handled, B trusts its cache again.
+        gate.open()
+        #expect(try await eventually { b.trusted })
+        listening.cancel()
+        await listening.value
+        try await a.close()
+    }
+
+    /// The same through the store: a process whose listening connection stops without a word
+    /// (the server process behind it halted) answers from the database, not from its cached
+    /// entry, once the revoking write on another process has answered.
+    @Test func aListenerCutOffWithoutAWordIsNotTrustedOnceTheWriterAnswers() async throws {
+        let url = try await TestPostgres.freshDatabase()
+        let (a, b) = (try await makePostgresStore(url), try await makePostgresStore(url))
+        try await waitUntilListening(a, b)
+        let user = makeUser()
+        try await a.insertUser(user)
+        let now = Date()
+        let session = makeSession(user, "t", now: now)
+        try await a.insertSession(session, keepAtMost: 20)
+        #expect(
+            try await eventually {
+                try await b.session(tokenHash: "t", now: now) != nil && b.sessionCache.lookup("t") != nil
+            }
+        )
+
+        // Every listening server process of this database (the test cluster runs on this machine)
+        // halts (SIGSTOP), and goes on again as soon as the check is done, or after 8 s
+        // whatever happens: one halted holding the notice queue's lock would hold up every
+        // NOTIFY of the cluster until then.
+        let halted = try await TestPostgres.rows(
+            """
+            SELECT pid::text FROM pg_stat_activity
+            WHERE application_name = 'gatehouse-listen' AND datname = current_database()
+            """,
+            on: url
+        ).compactMap { $0[0].flatMap { Int32($0) } }
+        try #require(halted.count == 2)
+        for pid in halted {
+            let command = try String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)
+            try #require(command.hasPrefix("postgres"), "pid \(pid) is \(command), not the test cluster's")
+        }
+        let resume: @Sendable () -> Void = { for pid in halted { kill(pid, SIGCONT) } }
+        defer { resume() }
+        final class Flag: Sendable { let set = Atomic(false) }
+        let resumedBySafety = Flag()
+        let safety = Task {
+            try? await Task.sleep(for: .seconds(8))
+            resumedBySafety.set.store(true, ordering: .relaxed)
+            resume()
+        }
+        for pid in halted { try #require(kill(pid, SIGSTOP) == 0) }
+        #expect(try await a.deleteSession(id: session.id, userId: user.id))
+        // B has not heard (its entry may be gone anyway if its heartbeat has failed by now).
+        #expect(try await b.session(tokenHash: "t", now: now) == nil)
+        // Closing does not wait for the halted server processes (a beat may be on its way to
+        // them, its deadline cancelled with the listening): both close before they go on.
+        try await a.close()
+        try await b.close()
+        let resumedEarly = resumedBySafety.set.load(ordering: .relaxed)
+        #expect(!resumedEarly)
+        resume()
+        safety.cancel()
     }
 
     /// Two processes claiming the outbox together never claim the same mail, and claim all.
@@ -328,6 +427,32 @@ import Testing
     func waitUntil(_ condition: () -> Bool) async throws {
         guard try await eventually(every: .milliseconds(20), condition) else {
             throw TestFailure("the condition did not hold within \(Int(eventualTimeout)) s")
+        }
+    }
+}
+
+/// A gate tasks wait at while it is closed.
+final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((true, []))
+
+    func close() { state.withLock { $0.open = false } }
+
+    func open() {
+        let waiting = state.withLock { state in
+            state.open = true
+            defer { state.waiting.removeAll() }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    func pass() async {
+        await withCheckedContinuation { continuation in
+            let open = state.withLock { state in
+                if !state.open { state.waiting.append(continuation) }
+                return state.open
+            }
+            if open { continuation.resume() }
         }
     }
 }

@@ -27,7 +27,9 @@ import Synchronization
 /// one, so every notice committed before that beat has been handled; one committed after it is
 /// waited for, by its writer, until later than this trust lasts. (So every process on a
 /// database must wait as long for acknowledgements as the others trust their caches: the 2 s
-/// is fixed, not a setting.)
+/// is fixed, not a setting.) What this leaves: a listening server process that ends while its
+/// client has not yet noticed (a failover the network hides) is no longer waited for, and its
+/// process trusts its cache for what remains of the 1.9 s since its last handled beat.
 final class CredentialNotices: Sendable {
     static let channel = "gatehouse_credentials"
     /// The application name of the listening connections, by which a writer counts them.

@@ -40,7 +40,7 @@ final class TestServer: Sendable {
             "GATEHOUSE_POLICIES_RATE_LIMIT_REGISTER_LIMIT": "100000",
             // The suites share two cores, where the hashing threads (at nice 10) can wait past
             // the 3 s a server sheds after while another suite keeps the cores busy. A hash here
-            // waits up to 20 s, less than the test client's 30 s, so a starved one ends as a 503
+            // waits up to 20 s, less than the test client's 120 s, so a starved one ends as a 503
             // with Retry-After that the client honours, never as a client timeout. The shedding
             // tests set their own queue.
             "GATEHOUSE_PASSWORD_HASHING_MAX_WAIT": "20000",

@@ -94,10 +94,12 @@ final class OutputBuffer: Sendable {
     func append(_ bytes: ArraySlice<UInt8>) {
         state.withLock { state in
             state.partial.append(contentsOf: bytes)
-            while let newline = state.partial.firstIndex(of: UInt8(ascii: "\n")) {
-                state.lines.append(String(decoding: state.partial[..<newline], as: UTF8.self))
-                state.partial.removeSubrange(...newline)
+            var start = state.partial.startIndex
+            while let newline = state.partial[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                state.lines.append(String(decoding: state.partial[start..<newline], as: UTF8.self))
+                start = newline + 1
             }
+            state.partial.removeSubrange(..<start)
         }
     }
 

@@ -36,7 +36,7 @@ public final class SMTPServer: Sendable {
         if let tls = options.tls { arguments += ["--tls-cert", tls.cert, "--tls-key", tls.key] }
         if options.implicitTLS { arguments.append("--implicit-tls") }
         child = try ChildProcess(Paths.python, arguments)
-        // A minute: at the start of a full run many processes start at once on two cores.
+        // The generous wait: at the start of a full run many processes start at once on two cores.
         let line = try await child.waitForLine(containing: "READY")
         guard let port = Int(line.split(separator: " ").last ?? "") else {
             throw TestFailure("bad READY line: \(line)")

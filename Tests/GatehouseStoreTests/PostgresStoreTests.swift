@@ -71,15 +71,8 @@ import Testing
     /// A process whose listening connection drops keeps nothing cached until it listens again:
     /// a revocation it could not hear of meanwhile still takes effect there.
     @Test func aProcessNotListeningCachesNothing() async throws {
-        let url = try await TestPostgres.freshDatabase()
         // B waits 10 s before listening again: the steps below happen in that window.
-        let (a, b) = (try await makePostgresStore(url), try await makePostgresStore(url, listenRetry: .seconds(10)))
-        try await waitUntilListening(a, b)
-        let user = makeUser()
-        try await a.insertUser(user)
-        let now = Date()
-        let session = makeSession(user, "t", now: now)
-        try await a.insertSession(session, keepAtMost: 20)
+        let (url, a, b, user, session, now) = try await twoProcessesWithASession(bListenRetry: .seconds(10))
         #expect(try await b.session(tokenHash: "t", now: now) != nil)
 
         // Every listening connection is ended by the server; B notices, and stops caching.
@@ -153,14 +146,7 @@ import Testing
     /// (the server process behind it halted) answers from the database, not from its cached
     /// entry, once the revoking write on another process has answered.
     @Test func aListenerCutOffWithoutAWordIsNotTrustedOnceTheWriterAnswers() async throws {
-        let url = try await TestPostgres.freshDatabase()
-        let (a, b) = (try await makePostgresStore(url), try await makePostgresStore(url))
-        try await waitUntilListening(a, b)
-        let user = makeUser()
-        try await a.insertUser(user)
-        let now = Date()
-        let session = makeSession(user, "t", now: now)
-        try await a.insertSession(session, keepAtMost: 20)
+        let (url, a, b, user, session, now) = try await twoProcessesWithASession()
         #expect(
             try await eventually {
                 try await b.session(tokenHash: "t", now: now) != nil && b.sessionCache.lookup("t") != nil
@@ -418,6 +404,22 @@ import Testing
         #expect(try await !encrypted(url, .disable, nil))
         await #expect(throws: PostgresUnreachable.self) { _ = try await encrypted(otherAddress, .verifyFull, ca) }
         await #expect(throws: PostgresUnreachable.self) { _ = try await encrypted(byName, .require, nil) }
+    }
+
+    /// Two processes on a fresh database, both listening, and a user with the session "t" made
+    /// through A.
+    func twoProcessesWithASession(bListenRetry: Duration = .milliseconds(500)) async throws -> (
+        url: DatabaseURL, a: PostgresStore, b: PostgresStore, user: User, session: Session, now: Date
+    ) {
+        let url = try await TestPostgres.freshDatabase()
+        let (a, b) = (try await makePostgresStore(url), try await makePostgresStore(url, listenRetry: bListenRetry))
+        try await waitUntilListening(a, b)
+        let user = makeUser()
+        try await a.insertUser(user)
+        let now = Date()
+        let session = makeSession(user, "t", now: now)
+        try await a.insertSession(session, keepAtMost: 20)
+        return (url, a, b, user, session, now)
     }
 
     func waitUntilListening(_ stores: PostgresStore...) async throws {
